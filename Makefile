@@ -1,0 +1,97 @@
+# newsstand - build, run, test.
+#
+#   make            build ./newsstand
+#   make run        install what is missing, build, load the demo corpus, serve on :8080
+#   make test       unit + end-to-end tests, plain and under ASan/UBSan
+#   make clean
+#
+# Warnings are errors. Objects go to build/release and build/asan.
+
+CC       ?= cc
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libutf8proc
+DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
+            libutf8proc-dev libcmocka-dev python3 curl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
+LIBS     := $(PKG_LIBS) -lpthread
+
+RELEASE_CFLAGS := $(BASE_CFLAGS) -O2 -g
+ASAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_CFLAGS    := $(BASE_CFLAGS) -O1 -g $(ASAN_FLAGS)
+
+LIB_SRCS := $(sort $(wildcard src/*/*.c))
+SCHEMA   := $(sort $(wildcard schema/*.sql))
+OPENAPI  := src/api/openapi.json
+GEN_SRCS := build/gen/schema_files.c build/gen/openapi_files.c
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+
+DB       ?= ./newsstand.db
+PORT     ?= 8080
+DEMO     := server/demo/articles.ndjson
+
+.PHONY: all run test unit e2e deps clean asan
+all: newsstand
+
+# --- generated sources: migrations and the OpenAPI document built into the binary
+build/gen/schema_files.c: $(SCHEMA) schema/embed.sh
+	@mkdir -p build/gen
+	sh schema/embed.sh $@ schema_files $(SCHEMA)
+
+build/gen/openapi_files.c: $(OPENAPI) schema/embed.sh
+	@mkdir -p build/gen
+	sh schema/embed.sh $@ openapi_files $(OPENAPI)
+
+# --- one pattern per flavour: release and asan
+define flavour
+build/$(1)/%.o: %.c | $(GEN_SRCS)
+	@mkdir -p $$(dir $$@)
+	@echo "CC [$(1)] $$<"
+	@$$(CC) $$($(2)) -c $$< -o $$@
+
+build/$(1)/libnewsstand.a: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRCS) $$(GEN_SRCS))
+	ar rcs $$@ $$^
+
+build/$(1)/newsstand: build/$(1)/server/main.o build/$(1)/libnewsstand.a
+	$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS)
+
+build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/libnewsstand.a
+	$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS) -lcmocka
+endef
+$(eval $(call flavour,release,RELEASE_CFLAGS))
+$(eval $(call flavour,asan,ASAN_CFLAGS))
+
+newsstand: build/release/newsstand
+	cp $< $@
+
+asan: build/asan/newsstand
+
+UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS))
+
+# --- install what a fresh Debian 12 machine lacks (as root, or with sudo)
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# --- the server on the demo corpus
+run: deps
+	$(MAKE) newsstand
+	@if [ ! -f $(DB) ]; then ./newsstand import $(DEMO) --db $(DB); fi
+	./newsstand serve --db $(DB) --port $(PORT)
+
+# --- tests: unit tests under sanitizers, then the end-to-end suite against both builds
+test: deps
+	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN)
+	sh tests/run.sh $(UNIT_BINS_ASAN)
+
+clean:
+	rm -rf build newsstand
+
+-include $(shell find build -name '*.d' 2>/dev/null)

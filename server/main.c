@@ -1,0 +1,102 @@
+/*
+ * main.c - newsstand's entry point: flags and environment to a config,
+ * then the subcommand. For `serve`: open and migrate the store, start HTTP,
+ * wait for SIGTERM or SIGINT, drain, and stop in reverse order.
+ *
+ * No HTTP or SQL here; this file reads like a table of contents.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "http/server.h"
+#include "store/store.h"
+
+enum { DRAIN_TIMEOUT_MS = 10000, BODY_MAX = 1024 * 1024, CONNECTION_TIMEOUT_S = 30 };
+
+/* Blocks the stop signals in every thread, so only sigwait below sees them. */
+static void block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int serve(const struct config *cfg)
+{
+    sigset_t stop;
+    block_stop_signals(&stop);
+
+    struct store *st = NULL;
+    if (cli_open_store(cfg->db, false, &st))
+        return 1;
+    struct api_ctx ctx;
+    enum ns_err err = store_cursor_key(st, ctx.cursor_key);
+    store_close(st); /* workers open their own connections */
+    if (err) {
+        fprintf(stderr, "newsstand: cannot read settings from %s: %s\n", cfg->db,
+                ns_err_str(err));
+        return 1;
+    }
+    atomic_init(&ctx.draining, false);
+
+    struct http_config http = {
+        .bind = cfg->bind,
+        .port = (uint16_t)cfg->port,
+        .threads = cfg->threads,
+        .db_path = cfg->db,
+        .body_max = BODY_MAX,
+        .connection_timeout_s = CONNECTION_TIMEOUT_S,
+    };
+    struct http_server *srv = NULL;
+    if (http_start(&http, &ctx, &srv))
+        return 1;
+    fprintf(stderr, "newsstand: serving %s on %s port %u with %u threads\n", cfg->db, cfg->bind,
+            cfg->port, cfg->threads);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    fprintf(stderr, "newsstand: %s received, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    atomic_store(&ctx.draining, true);
+    http_stop(srv, DRAIN_TIMEOUT_MS);
+    fprintf(stderr, "newsstand: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[256];
+    if (!config_parse(argc, argv, &cfg, err, sizeof(err))) {
+        fprintf(stderr, "newsstand: %s\n", err);
+        return 2;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "newsstand: libsodium failed to start\n");
+        return 1;
+    }
+    store_global_init();
+    switch (cfg.command) {
+    case CMD_HELP:
+        config_usage(stdout);
+        return 0;
+    case CMD_VERSION:
+        printf("newsstand %s\n", NEWSSTAND_VERSION);
+        return 0;
+    case CMD_MIGRATE:
+        return cli_migrate(&cfg);
+    case CMD_CHECK:
+        return cli_check(&cfg);
+    case CMD_IMPORT:
+        return cli_import(&cfg);
+    case CMD_SERVE:
+        return serve(&cfg);
+    }
+    return 2;
+}

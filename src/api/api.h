@@ -1,0 +1,82 @@
+/*
+ * api.h - what a handler is handed and what it hands back.
+ *
+ * The HTTP layer fills a struct req from the wire, calls the route's
+ * handler, and sends the struct resp it gets back. Handlers never see
+ * libmicrohttpd or SQLite: they validate, call the store, build JSON.
+ */
+#ifndef NS_API_H
+#define NS_API_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/errors.h"
+#include "domain/cursor.h"
+#include "store/store.h"
+
+/* What every handler shares for the life of the server (read-only once serving). */
+struct api_ctx {
+    unsigned char cursor_key[CURSOR_KEY_LEN];
+    atomic_bool draining; /* set on SIGTERM: /readyz answers 503 */
+};
+
+struct param {
+    const char *key;
+    const char *value; /* NULL for "?key" with no '=' */
+};
+
+#define PATH_PARAMS_MAX 4
+#define RESP_HEADERS_MAX 8
+
+struct req {
+    const char *method;
+    const char *path; /* decoded path, without the query */
+    const char *path_params[PATH_PARAMS_MAX];
+    const struct param *query;
+    size_t n_query;
+    const char *request_id;
+    int64_t now;
+    struct arena *arena; /* freed when the request ends */
+    struct store *store; /* this worker thread's connection */
+    struct api_ctx *ctx;
+};
+
+struct header {
+    const char *name;
+    const char *value; /* in the request's arena or static */
+};
+
+struct resp {
+    int status;
+    char *body; /* malloc'd, owned by the response */
+    size_t len;
+    const char *content_type;
+    struct header headers[RESP_HEADERS_MAX];
+    size_t n_headers;
+    bool no_store; /* never cache (errors, health) */
+};
+
+typedef void (*handler_fn)(struct req *rq, struct resp *rs);
+
+/* Adds a header to the response; silently drops it past RESP_HEADERS_MAX. */
+void resp_header(struct resp *rs, const char *name, const char *value);
+
+/* Answers 200 (or status) with the JSON value j, which is stolen. */
+void resp_json(struct req *rq, struct resp *rs, int status, void *j);
+
+/*
+ * Answers with an RFC 9457 problem for err: detail in plain English, fe
+ * (may be NULL) listing field-level problems. The status comes from err.
+ */
+void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *detail,
+                  const struct field_errors *fe);
+
+/* The HTTP status of an error code: the one mapping in the program. */
+int problem_status(enum ns_err err);
+
+#endif

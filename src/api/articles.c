@@ -1,0 +1,324 @@
+/*
+ * articles.c - GET /v1/articles, /v1/articles/{id}, and the article lists
+ * of a publication or an author (the same query with one filter fixed).
+ */
+#include "api/handlers.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/query.h"
+#include "domain/params.h"
+#include "domain/paywall.h"
+#include "core/buf.h"
+#include "domain/slug.h"
+#include "json/resource_json.h"
+
+static const char *const list_params[] = {
+    "limit", "cursor", "publication", "author", "section", "language",
+    "access", "from", "to", "sort", NULL,
+};
+
+/* Resolves a comma list of publication/author ids or slugs to ids (all must exist). */
+static void resolve_ids(struct req *rq, const char *param, bool authors, const int64_t **out,
+                        size_t *n, struct field_errors *fe)
+{
+    const char *value = query_get(rq, param);
+    const char **items = NULL;
+    const char *why = NULL;
+    *n = 0;
+    if (!value)
+        return;
+    long count = params_list(rq->arena, value, LIST_MAX_ITEMS, &items, &why);
+    if (count < 0) {
+        field_errors_add(fe, param, "%s", why);
+        return;
+    }
+    int64_t *ids = arena_calloc(rq->arena, (size_t)count, sizeof(*ids));
+    if (!ids) {
+        field_errors_add(fe, param, "out of memory");
+        return;
+    }
+    for (long i = 0; i < count; i++) {
+        long long id = 0;
+        bool numeric = slug_is_id(items[i], &id);
+        enum ns_err err;
+        if (authors) {
+            struct author_row row;
+            err = store_author_get(rq->store, rq->arena, numeric ? id : 0, items[i], &row);
+            ids[i] = row.id;
+        } else {
+            struct publication_row row;
+            err = store_publication_get(rq->store, rq->arena, numeric ? id : 0, items[i], &row);
+            ids[i] = row.id;
+        }
+        if (err == NS_ERR_NOT_FOUND)
+            field_errors_add(fe, param, "no %s '%.100s'", authors ? "author" : "publication",
+                             items[i]);
+        else if (err)
+            field_errors_add(fe, param, "could not be looked up");
+    }
+    *out = ids;
+    *n = (size_t)count;
+}
+
+static void parse_filters(struct req *rq, struct article_filter *f, struct field_errors *fe)
+{
+    const char *why = NULL;
+    const char *v;
+    if ((v = query_get(rq, "section"))) {
+        char *key = arena_alloc(rq->arena, SLUG_BUF);
+        if (key && slug_make(v, "", key) && key[0])
+            f->section_key = key;
+        else
+            field_errors_add(fe, "section", "must name a section");
+    }
+    if ((v = query_get(rq, "language"))) {
+        if (params_language(v))
+            f->language = v;
+        else
+            field_errors_add(fe, "language", "must be a language code such as en or pt-br");
+    }
+    if ((v = query_get(rq, "access"))) {
+        if (strcmp(v, "free") == 0)
+            f->access = ACCESS_FREE;
+        else if (strcmp(v, "premium") == 0)
+            f->access = ACCESS_PREMIUM;
+        else
+            field_errors_add(fe, "access", "must be free or premium");
+    }
+    if ((v = query_get(rq, "from"))) {
+        f->has_from = params_time_bound(v, false, &f->from, &why);
+        if (!f->has_from)
+            field_errors_add(fe, "from", "%s", why);
+    }
+    if ((v = query_get(rq, "to"))) {
+        f->has_to = params_time_bound(v, true, &f->to, &why);
+        if (!f->has_to)
+            field_errors_add(fe, "to", "%s", why);
+        else if (f->has_from && f->to < f->from)
+            field_errors_add(fe, "to", "must not be before from");
+    }
+    if ((v = query_get(rq, "sort"))) {
+        if (strcmp(v, "oldest") == 0)
+            f->oldest_first = true;
+        else if (strcmp(v, "newest") != 0)
+            field_errors_add(fe, "sort", "must be newest or oldest");
+    }
+}
+
+/* The canonical text of the query (minus limit and cursor) that scopes its cursors. */
+static const char *canonical(struct req *rq, const char *route, const struct article_filter *f)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "articles|%s|%s", route, f->oldest_first ? "oldest" : "newest");
+    for (size_t i = 0; i < f->n_publications; i++)
+        buf_printf(&b, "|p%lld", (long long)f->publication_ids[i]);
+    for (size_t i = 0; i < f->n_authors; i++)
+        buf_printf(&b, "|a%lld", (long long)f->author_ids[i]);
+    buf_printf(&b, "|s=%s|l=%s|x=%d", f->section_key ? f->section_key : "",
+               f->language ? f->language : "", (int)f->access);
+    if (f->has_from)
+        buf_printf(&b, "|from=%lld", (long long)f->from);
+    if (f->has_to)
+        buf_printf(&b, "|to=%lld", (long long)f->to);
+    char *s = buf_failed(&b) ? NULL : arena_strdup(rq->arena, b.data);
+    buf_release(&b);
+    return s ? s : route;
+}
+
+/*
+ * Serves an article list. fixed_param names the filter the path fixes
+ * ("publication" or "author"), with its id; NULL for /v1/articles.
+ */
+static void list_articles(struct req *rq, struct resp *rs, const char *route,
+                          const char *fixed_param, int64_t fixed_id)
+{
+    struct field_errors fe;
+    struct article_filter f = {.access = ACCESS_ANY};
+    struct page pg;
+    field_errors_init(&fe, rq->arena);
+    query_check(rq, list_params, &fe);
+    if (fixed_param && query_get(rq, fixed_param))
+        field_errors_add(&fe, fixed_param, "is fixed by the path of this endpoint");
+    if (fe.count) {
+        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+        return;
+    }
+    resolve_ids(rq, "publication", false, &f.publication_ids, &f.n_publications, &fe);
+    resolve_ids(rq, "author", true, &f.author_ids, &f.n_authors, &fe);
+    if (fixed_param && strcmp(fixed_param, "publication") == 0) {
+        f.publication_ids = &fixed_id;
+        f.n_publications = 1;
+    } else if (fixed_param) {
+        f.author_ids = &fixed_id;
+        f.n_authors = 1;
+    }
+    parse_filters(rq, &f, &fe);
+    query_page(rq, canonical(rq, route, &f), &pg, &fe);
+    if (fe.count) {
+        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+        return;
+    }
+
+    /* One row more than asked tells whether a next page exists. */
+    f.limit = pg.limit + 1;
+    if (pg.has_cursor) {
+        f.has_after = true;
+        f.after_time = pg.cursor.key;
+        f.after_id = pg.cursor.id;
+    }
+    struct article_row *rows = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    enum ns_err err = store_articles_list(rq->store, rq->arena, &f, &rows, &n, &total);
+    if (err) {
+        resp_problem(rq, rs, err, NULL, NULL);
+        return;
+    }
+    bool more = n > (size_t)pg.limit;
+    if (more)
+        n = (size_t)pg.limit;
+    json_t *data = json_array();
+    for (size_t i = 0; data && i < n; i++)
+        if (json_array_append_new(data, article_summary_to_json(&rows[i]))) {
+            json_decref(data);
+            data = NULL;
+        }
+    struct cursor next = {.scope = pg.scope};
+    if (more) {
+        next.key = rows[n - 1].published_at;
+        next.id = rows[n - 1].id;
+    }
+    query_list_reply(rq, rs, data,
+                     json_pack("{ss}", "sort", f.oldest_first ? "oldest" : "newest"), &pg, total,
+                     more ? &next : NULL);
+}
+
+void handle_articles_list(struct req *rq, struct resp *rs)
+{
+    list_articles(rq, rs, "/v1/articles", NULL, 0);
+}
+
+/* Resolves the {id} path segment: digits are an id, anything else a slug. */
+static int64_t path_id(const struct req *rq, const char **slug)
+{
+    long long id = 0;
+    *slug = rq->path_params[0];
+    return slug_is_id(*slug, &id) ? id : 0;
+}
+
+void handle_article_get(struct req *rq, struct resp *rs)
+{
+    if (!query_none(rq, rs))
+        return;
+    const char *slug;
+    int64_t id = path_id(rq, &slug);
+    struct article_row row;
+    enum ns_err err = store_article_get(rq->store, rq->arena, id, slug, &row);
+    if (err) {
+        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such article" : NULL, NULL);
+        return;
+    }
+    /* No reader accounts yet: every client is anonymous. */
+    bool locked = paywall_locked(row.premium, NULL, rq->now);
+    resp_json(rq, rs, 200, article_full_to_json(&row, locked));
+}
+
+void handle_publication_articles(struct req *rq, struct resp *rs)
+{
+    const char *slug;
+    int64_t id = path_id(rq, &slug);
+    struct publication_row row;
+    enum ns_err err = store_publication_get(rq->store, rq->arena, id, slug, &row);
+    if (err) {
+        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such publication" : NULL, NULL);
+        return;
+    }
+    list_articles(rq, rs, "/v1/publications/{id}/articles", "publication", row.id);
+}
+
+void handle_author_articles(struct req *rq, struct resp *rs)
+{
+    const char *slug;
+    int64_t id = path_id(rq, &slug);
+    struct author_row row;
+    enum ns_err err = store_author_get(rq->store, rq->arena, id, slug, &row);
+    if (err) {
+        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such author" : NULL, NULL);
+        return;
+    }
+    list_articles(rq, rs, "/v1/authors/{id}/articles", "author", row.id);
+}
+
+void handle_publications_list(struct req *rq, struct resp *rs)
+{
+    static const char *const params[] = {"limit", "cursor", NULL};
+    struct field_errors fe;
+    struct page pg;
+    field_errors_init(&fe, rq->arena);
+    query_check(rq, params, &fe);
+    if (!fe.count)
+        query_page(rq, "publications|slug", &pg, &fe);
+    if (fe.count) {
+        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+        return;
+    }
+    struct publication_row *rows = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    enum ns_err err = store_publications_list(rq->store, rq->arena,
+                                              pg.has_cursor ? pg.cursor.skey : NULL,
+                                              pg.limit + 1, &rows, &n, &total);
+    if (err) {
+        resp_problem(rq, rs, err, NULL, NULL);
+        return;
+    }
+    bool more = n > (size_t)pg.limit;
+    if (more)
+        n = (size_t)pg.limit;
+    json_t *data = json_array();
+    for (size_t i = 0; data && i < n; i++)
+        if (json_array_append_new(data, publication_to_json(&rows[i]))) {
+            json_decref(data);
+            data = NULL;
+        }
+    struct cursor next = {.scope = pg.scope};
+    if (more) {
+        next.id = rows[n - 1].id;
+        snprintf(next.skey, sizeof(next.skey), "%s", rows[n - 1].slug);
+    }
+    query_list_reply(rq, rs, data, json_object(), &pg, total, more ? &next : NULL);
+}
+
+void handle_publication_get(struct req *rq, struct resp *rs)
+{
+    if (!query_none(rq, rs))
+        return;
+    const char *slug;
+    int64_t id = path_id(rq, &slug);
+    struct publication_row row;
+    enum ns_err err = store_publication_get(rq->store, rq->arena, id, slug, &row);
+    if (err) {
+        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such publication" : NULL, NULL);
+        return;
+    }
+    resp_json(rq, rs, 200, publication_to_json(&row));
+}
+
+void handle_author_get(struct req *rq, struct resp *rs)
+{
+    if (!query_none(rq, rs))
+        return;
+    const char *slug;
+    int64_t id = path_id(rq, &slug);
+    struct author_row row;
+    enum ns_err err = store_author_get(rq->store, rq->arena, id, slug, &row);
+    if (err) {
+        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such author" : NULL, NULL);
+        return;
+    }
+    resp_json(rq, rs, 200, author_to_json(&row));
+}

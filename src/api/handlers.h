@@ -1,0 +1,23 @@
+/*
+ * handlers.h - every route handler, one file per resource behind it.
+ */
+#ifndef NS_HANDLERS_H
+#define NS_HANDLERS_H
+
+#include "api/api.h"
+
+/* articles.c (articles, and the article lists of publications and authors) */
+void handle_articles_list(struct req *rq, struct resp *rs);
+void handle_article_get(struct req *rq, struct resp *rs);
+void handle_publications_list(struct req *rq, struct resp *rs);
+void handle_publication_get(struct req *rq, struct resp *rs);
+void handle_publication_articles(struct req *rq, struct resp *rs);
+void handle_author_get(struct req *rq, struct resp *rs);
+void handle_author_articles(struct req *rq, struct resp *rs);
+
+/* ops.c */
+void handle_healthz(struct req *rq, struct resp *rs);
+void handle_readyz(struct req *rq, struct resp *rs);
+void handle_openapi(struct req *rq, struct resp *rs);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * problem.c - error codes to HTTP statuses and RFC 9457 problem bodies.
+ *
+ * This table is the only place an enum ns_err becomes a status number. A
+ * problem body never carries SQL, paths or stack traces: 5xx details are
+ * fixed sentences.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+struct problem_kind {
+    enum ns_err err;
+    int status;
+    const char *slug;
+    const char *title;
+};
+
+static const struct problem_kind kinds[] = {
+    {NS_ERR_BAD_PARAM, 400, "invalid-parameter", "Invalid parameter"},
+    {NS_ERR_BAD_JSON, 400, "malformed-body", "Malformed request body"},
+    {NS_ERR_NOT_FOUND, 404, "not-found", "Not found"},
+    {NS_ERR_METHOD, 405, "method-not-allowed", "Method not allowed"},
+    {NS_ERR_CONFLICT, 409, "conflict", "Conflict"},
+    {NS_ERR_TOO_LARGE, 413, "payload-too-large", "Payload too large"},
+    {NS_ERR_MEDIA_TYPE, 415, "unsupported-media-type", "Unsupported media type"},
+    {NS_ERR_INVALID, 422, "validation-failed", "Validation failed"},
+    {NS_ERR_BUSY, 503, "unavailable", "Service unavailable"},
+    {NS_ERR_UNAVAILABLE, 503, "unavailable", "Service unavailable"},
+};
+
+static const struct problem_kind internal = {NS_ERR_DB, 500, "internal", "Internal error"};
+
+static const struct problem_kind *kind_of(enum ns_err err)
+{
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (kinds[i].err == err)
+            return &kinds[i];
+    return &internal;
+}
+
+int problem_status(enum ns_err err)
+{
+    return kind_of(err)->status;
+}
+
+void resp_header(struct resp *rs, const char *name, const char *value)
+{
+    if (rs->n_headers < RESP_HEADERS_MAX)
+        rs->headers[rs->n_headers++] = (struct header){name, value};
+}
+
+static void resp_fallback(struct resp *rs)
+{
+    static const char body[] = "{\"type\":\"https://newsstand.dev/problems/internal\","
+                               "\"title\":\"Internal error\",\"status\":500}";
+    rs->status = 500;
+    rs->content_type = "application/problem+json";
+    rs->body = strdup(body);
+    rs->len = rs->body ? strlen(body) : 0;
+    rs->no_store = true;
+}
+
+void resp_json(struct req *rq, struct resp *rs, int status, void *j)
+{
+    json_t *v = j;
+    (void)rq;
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (!text) {
+        resp_fallback(rs);
+        return;
+    }
+    rs->status = status;
+    rs->body = text;
+    rs->len = strlen(text);
+    if (!rs->content_type)
+        rs->content_type = "application/json";
+}
+
+void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *detail,
+                  const struct field_errors *fe)
+{
+    const struct problem_kind *k = kind_of(err);
+    char type[96];
+    snprintf(type, sizeof(type), "https://newsstand.dev/problems/%s", k->slug);
+    if (k->status >= 500)
+        detail = k->status == 503 ? "the service cannot answer now; retry shortly"
+                                  : "the server failed to answer this request";
+    json_t *o = json_pack("{ss,ss,si,ss,ss}", "type", type, "title", k->title, "status",
+                          k->status, "detail", detail ? detail : k->title, "request_id",
+                          rq->request_id ? rq->request_id : "");
+    if (o && fe && fe->count > 0) {
+        json_t *errs = json_array();
+        size_t held = field_errors_held(fe);
+        for (size_t i = 0; errs && i < held; i++)
+            json_array_append_new(errs, json_pack("{ss,ss}", "field", fe->items[i].field,
+                                                  "message", fe->items[i].message));
+        json_object_set_new(o, "errors", errs ? errs : json_array());
+    }
+    rs->n_headers = 0;
+    rs->content_type = "application/problem+json";
+    rs->no_store = true;
+    free(rs->body);
+    rs->body = NULL;
+    resp_json(rq, rs, k->status, o);
+    if (k->status == 503)
+        resp_header(rs, "Retry-After", "5");
+}

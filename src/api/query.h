@@ -1,0 +1,48 @@
+/*
+ * query.h - query-string rules every list shares: known parameters only,
+ * none repeated or empty; limit and cursor; the list envelope with its
+ * links and Link header.
+ */
+#ifndef NS_QUERY_H
+#define NS_QUERY_H
+
+#include <jansson.h>
+
+#include "api/api.h"
+
+/*
+ * Records a 400 entry in fe for every parameter not in allowed (a
+ * NULL-terminated list), repeated, or given without a value.
+ */
+void query_check(const struct req *rq, const char *const *allowed, struct field_errors *fe);
+
+/* For endpoints without parameters: answers 400 and returns false if any was given. */
+bool query_none(struct req *rq, struct resp *rs);
+
+/* The value of parameter key, or NULL when absent. */
+const char *query_get(const struct req *rq, const char *key);
+
+/* A page request: the limit and, when a cursor was given, its contents. */
+struct page {
+    int limit;
+    bool has_cursor;
+    struct cursor cursor;
+    uint64_t scope;
+};
+
+/*
+ * Reads limit and cursor; the cursor must have been made for the query
+ * whose canonical text is given. Problems go to fe.
+ */
+void query_page(const struct req *rq, const char *canonical, struct page *pg,
+                struct field_errors *fe);
+
+/*
+ * Answers 200 with the list envelope: data (stolen), meta (stolen, gains
+ * limit, total and next_cursor), links self and next, and the Link header.
+ * next may be NULL when this is the last page.
+ */
+void query_list_reply(struct req *rq, struct resp *rs, json_t *data, json_t *meta,
+                      const struct page *pg, int64_t total, const struct cursor *next);
+
+#endif

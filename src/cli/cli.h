@@ -1,0 +1,47 @@
+/*
+ * cli.h - the command line: flags and environment to a struct config, and
+ * the subcommands other than serve (which server/main.c runs itself).
+ */
+#ifndef NS_CLI_H
+#define NS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+#define NEWSSTAND_VERSION "0.1.0"
+
+enum command { CMD_SERVE, CMD_IMPORT, CMD_MIGRATE, CMD_CHECK, CMD_HELP, CMD_VERSION };
+
+struct config {
+    enum command command;
+    const char *db;
+    const char *bind;
+    unsigned port;
+    unsigned threads;
+    const char *file; /* import: the NDJSON file, "-" for stdin */
+};
+
+/*
+ * Fills cfg from the environment (NEWSSTAND_DB, NEWSSTAND_PORT,
+ * NEWSSTAND_BIND, NEWSSTAND_THREADS) and then argv (flags win). Returns
+ * false with a message in err when the command line is wrong.
+ */
+bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len);
+
+void config_usage(FILE *out);
+
+/*
+ * Opens the database and applies pending migrations, printing a clear
+ * message on failure (for example a database newer than this program).
+ */
+enum ns_err cli_open_store(const char *db, bool verbose, struct store **out);
+
+int cli_import(const struct config *cfg);
+int cli_migrate(const struct config *cfg);
+int cli_check(const struct config *cfg);
+
+#endif

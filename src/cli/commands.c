@@ -1,0 +1,214 @@
+/*
+ * commands.c - the migrate, check and import subcommands.
+ *
+ * Import batches lines into transactions (one commit per IMPORT_BATCH
+ * articles); a bad line is undone alone and reported with its number, and
+ * never stops the rest.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest/ingest.h"
+
+enum { IMPORT_BATCH = 1000, LINE_MAX_BYTES = 16 * 1024 * 1024 };
+
+enum ns_err cli_open_store(const char *db, bool verbose, struct store **out)
+{
+    int applied = 0, version = 0;
+    enum ns_err err = store_open(db, out);
+    if (err) {
+        fprintf(stderr, "newsstand: cannot open database %s: %s\n", db, ns_err_str(err));
+        return err;
+    }
+    err = store_migrate(*out, &applied, &version);
+    if (err == NS_ERR_TOO_NEW) {
+        fprintf(stderr,
+                "newsstand: database %s has schema version %d, but this program knows only up "
+                "to %d: it was written by a newer newsstand; upgrade newsstand to use it\n",
+                db, version, store_schema_version_known());
+    } else if (err) {
+        fprintf(stderr, "newsstand: cannot migrate database %s: %s (%s)\n", db, ns_err_str(err),
+                store_errmsg(*out));
+    } else if (verbose || applied) {
+        fprintf(stderr, "newsstand: database %s at schema version %d (%d migration%s applied)\n",
+                db, version, applied, applied == 1 ? "" : "s");
+    }
+    if (err) {
+        store_close(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+int cli_migrate(const struct config *cfg)
+{
+    struct store *st = NULL;
+    if (cli_open_store(cfg->db, true, &st))
+        return 1;
+    store_close(st);
+    return 0;
+}
+
+int cli_check(const struct config *cfg)
+{
+    struct store *st = NULL;
+    struct arena a;
+    bool ok = false;
+    const char *report = "";
+    if (cli_open_store(cfg->db, false, &st))
+        return 1;
+    arena_init(&a);
+    enum ns_err err = store_check(st, &a, &ok, &report);
+    if (err)
+        fprintf(stderr, "newsstand: check failed to run: %s\n", ns_err_str(err));
+    else if (!ok)
+        fprintf(stderr, "newsstand: %s is damaged:\n%s", cfg->db, report);
+    else
+        printf("%s: ok\n", cfg->db);
+    arena_release(&a);
+    store_close(st);
+    return err || !ok ? 1 : 0;
+}
+
+struct import_counts {
+    long created, updated, unchanged, rejected;
+};
+
+static void report_line(long line, const struct field_errors *fe)
+{
+    fprintf(stderr, "line %ld:", line);
+    size_t held = field_errors_held(fe);
+    for (size_t i = 0; i < held; i++)
+        fprintf(stderr, "%s %s %s", i ? ";" : "", fe->items[i].field, fe->items[i].message);
+    fputc('\n', stderr);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void show_progress(long lines, long bytes, long total_bytes, const struct timespec *t0)
+{
+    double s = seconds_since(t0);
+    if (total_bytes > 0)
+        fprintf(stderr, "\r%ld lines, %3.0f%%, %.0f lines/s ", lines,
+                100.0 * (double)bytes / (double)total_bytes, s > 0 ? (double)lines / s : 0.0);
+    else
+        fprintf(stderr, "\r%ld lines, %.0f lines/s ", lines, s > 0 ? (double)lines / s : 0.0);
+}
+
+/* Ingests one line, counting the outcome; returns an error only when the store fails. */
+static enum ns_err import_line(struct store *st, const char *line, size_t len, long number,
+                               struct import_counts *c)
+{
+    struct arena a;
+    struct field_errors fe;
+    enum upsert_result result;
+    int64_t id = 0;
+    arena_init(&a);
+    field_errors_init(&fe, &a);
+    enum ns_err err = ingest_article(st, &a, line, len, (int64_t)time(NULL), &result, &id, &fe);
+    if (err == NS_ERR_INVALID) {
+        c->rejected++;
+        report_line(number, &fe);
+        err = NS_OK;
+    } else if (!err) {
+        if (result == UPSERT_CREATED)
+            c->created++;
+        else if (result == UPSERT_UPDATED)
+            c->updated++;
+        else
+            c->unchanged++;
+    }
+    arena_release(&a);
+    return err;
+}
+
+static bool blank_line(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+static enum ns_err import_stream(struct store *st, FILE *in, long total_bytes,
+                                 struct import_counts *c)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long number = 0, bytes = 0, in_batch = 0;
+    bool tty = isatty(STDERR_FILENO);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    enum ns_err err = store_begin(st);
+    while (!err && (len = getline(&line, &cap, in)) >= 0) {
+        number++;
+        bytes += len;
+        if (blank_line(line, (size_t)len))
+            continue;
+        if (len > LINE_MAX_BYTES) {
+            c->rejected++;
+            fprintf(stderr, "line %ld: body longer than %d bytes\n", number, LINE_MAX_BYTES);
+            continue;
+        }
+        err = import_line(st, line, (size_t)len, number, c);
+        if (!err && ++in_batch == IMPORT_BATCH) {
+            err = store_commit(st);
+            if (!err)
+                err = store_begin(st);
+            in_batch = 0;
+            if (tty)
+                show_progress(number, bytes, total_bytes, &t0);
+        }
+    }
+    free(line);
+    if (!err)
+        err = store_commit(st);
+    else
+        store_rollback(st);
+    if (tty)
+        fputc('\n', stderr);
+    double s = seconds_since(&t0);
+    fprintf(stderr, "%ld lines in %.2f s (%.0f lines/s)\n", number, s,
+            s > 0 ? (double)number / s : 0.0);
+    return err;
+}
+
+int cli_import(const struct config *cfg)
+{
+    bool from_stdin = strcmp(cfg->file, "-") == 0;
+    FILE *in = from_stdin ? stdin : fopen(cfg->file, "r");
+    if (!in) {
+        fprintf(stderr, "newsstand: cannot open %s\n", cfg->file);
+        return 1;
+    }
+    struct stat sb;
+    long total = !from_stdin && fstat(fileno(in), &sb) == 0 ? (long)sb.st_size : 0;
+    struct store *st = NULL;
+    if (cli_open_store(cfg->db, false, &st)) {
+        if (!from_stdin)
+            fclose(in);
+        return 1;
+    }
+    struct import_counts c = {0};
+    enum ns_err err = import_stream(st, in, total, &c);
+    if (!from_stdin)
+        fclose(in);
+    if (err)
+        fprintf(stderr, "newsstand: import stopped: %s (%s); the current batch was not saved\n",
+                ns_err_str(err), store_errmsg(st));
+    store_close(st);
+    printf("imported: %ld created, %ld updated, %ld unchanged, %ld rejected\n", c.created,
+           c.updated, c.unchanged, c.rejected);
+    return err ? 1 : 0;
+}

@@ -1,0 +1,157 @@
+/*
+ * config.c - flags and environment to struct config.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    char *end = NULL;
+    if (!s || !*s)
+        return false;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || s[0] == '-' || v < min || v > max)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 64 ? (unsigned)n : 2;
+}
+
+static bool from_env(struct config *cfg, char *err, size_t err_len)
+{
+    const char *v;
+    if ((v = getenv("NEWSSTAND_DB")) && *v)
+        cfg->db = v;
+    if ((v = getenv("NEWSSTAND_BIND")) && *v)
+        cfg->bind = v;
+    if ((v = getenv("NEWSSTAND_PORT")) && *v && !parse_uint(v, 1, 65535, &cfg->port)) {
+        snprintf(err, err_len, "NEWSSTAND_PORT must be a port number (1-65535)");
+        return false;
+    }
+    if ((v = getenv("NEWSSTAND_THREADS")) && *v && !parse_uint(v, 1, 256, &cfg->threads)) {
+        snprintf(err, err_len, "NEWSSTAND_THREADS must be a number from 1 to 256");
+        return false;
+    }
+    return true;
+}
+
+static const struct {
+    const char *name;
+    enum command command;
+} commands[] = {
+    {"serve", CMD_SERVE},     {"import", CMD_IMPORT}, {"migrate", CMD_MIGRATE},
+    {"check", CMD_CHECK},     {"help", CMD_HELP},     {"--help", CMD_HELP},
+    {"-h", CMD_HELP},         {"--version", CMD_VERSION}, {"version", CMD_VERSION},
+};
+
+/* Reads the value of flag argv[*i] ("--port 80" or "--port=80"); NULL when missing. */
+static const char *flag_value(int argc, char **argv, int *i, const char *flag)
+{
+    size_t n = strlen(flag);
+    if (strncmp(argv[*i], flag, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] == '\0' && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+static bool is_flag(const char *arg, const char *flag)
+{
+    size_t n = strlen(flag);
+    return strncmp(arg, flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
+{
+    *cfg = (struct config){CMD_SERVE, "./newsstand.db", "0.0.0.0", 8080, default_threads(), NULL};
+    if (!from_env(cfg, err, err_len))
+        return false;
+    if (argc < 2) {
+        cfg->command = CMD_HELP;
+        return true;
+    }
+    bool known = false;
+    for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]) && !known; k++)
+        if (strcmp(argv[1], commands[k].name) == 0) {
+            cfg->command = commands[k].command;
+            known = true;
+        }
+    if (!known) {
+        snprintf(err, err_len, "unknown command '%s'", argv[1]);
+        return false;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cfg->command = CMD_HELP;
+        } else if (is_flag(a, "--db")) {
+            if (!(v = flag_value(argc, argv, &i, "--db")) || !*v)
+                goto missing;
+            cfg->db = v;
+        } else if (is_flag(a, "--bind") && cfg->command == CMD_SERVE) {
+            if (!(v = flag_value(argc, argv, &i, "--bind")) || !*v)
+                goto missing;
+            cfg->bind = v;
+        } else if (is_flag(a, "--port") && cfg->command == CMD_SERVE) {
+            if (!(v = flag_value(argc, argv, &i, "--port")) ||
+                !parse_uint(v, 1, 65535, &cfg->port)) {
+                snprintf(err, err_len, "--port takes a port number (1-65535)");
+                return false;
+            }
+        } else if (is_flag(a, "--threads") && cfg->command == CMD_SERVE) {
+            if (!(v = flag_value(argc, argv, &i, "--threads")) ||
+                !parse_uint(v, 1, 256, &cfg->threads)) {
+                snprintf(err, err_len, "--threads takes a number from 1 to 256");
+                return false;
+            }
+        } else if (cfg->command == CMD_IMPORT && !cfg->file && (a[0] != '-' || !a[1])) {
+            cfg->file = a;
+        } else {
+            snprintf(err, err_len, "unexpected argument '%s' (see newsstand --help)", a);
+            return false;
+        }
+        continue;
+    missing:
+        snprintf(err, err_len, "%.40s needs a value", a);
+        return false;
+    }
+    if (cfg->command == CMD_IMPORT && !cfg->file) {
+        snprintf(err, err_len, "import needs a file (or - for standard input)");
+        return false;
+    }
+    return true;
+}
+
+void config_usage(FILE *out)
+{
+    fputs("newsstand " NEWSSTAND_VERSION " - a news API server\n"
+          "\n"
+          "usage: newsstand COMMAND [options]\n"
+          "\n"
+          "commands:\n"
+          "  serve [--port 8080] [--bind 0.0.0.0] [--threads N]\n"
+          "                      serve the HTTP API (migrates the database first)\n"
+          "  import FILE.ndjson  import articles, one JSON object a line (FILE may be -)\n"
+          "  migrate             apply pending schema migrations and exit\n"
+          "  check               run integrity checks; exit 0 when the database is sound\n"
+          "  --version           print the version\n"
+          "\n"
+          "options for every command:\n"
+          "  --db PATH           the SQLite database (default ./newsstand.db)\n"
+          "\n"
+          "environment (flags win):\n"
+          "  NEWSSTAND_DB, NEWSSTAND_PORT, NEWSSTAND_BIND, NEWSSTAND_THREADS\n"
+          "\n"
+          "signals: SIGTERM or SIGINT stop serving gracefully (requests in flight finish).\n",
+          out);
+}

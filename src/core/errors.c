@@ -1,0 +1,34 @@
+/*
+ * errors.c - the field-problem list of errors.h.
+ */
+#include "core/errors.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+void field_errors_init(struct field_errors *e, struct arena *a)
+{
+    e->arena = a;
+    e->count = 0;
+}
+
+void field_errors_add(struct field_errors *e, const char *field, const char *fmt, ...)
+{
+    size_t i = e->count++;
+    if (i >= FIELD_ERRORS_MAX)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    e->items[i].field = arena_strdup(e->arena, field);
+    e->items[i].message = arena_strdup(e->arena, msg);
+    if (!e->items[i].field || !e->items[i].message)
+        e->items[i] = (struct field_error){"", "out of memory"};
+}
+
+size_t field_errors_held(const struct field_errors *e)
+{
+    return e->count < FIELD_ERRORS_MAX ? e->count : FIELD_ERRORS_MAX;
+}

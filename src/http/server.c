@@ -1,0 +1,369 @@
+/*
+ * server.c - libmicrohttpd glue: per-request state, routing, the headers
+ * every response carries, and sending.
+ *
+ * Requests are answered on the access handler's second (or later) call,
+ * never the first: answering on the first makes libmicrohttpd 0.9.75 close
+ * the connection after every response, which loses keep-alive.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/text.h"
+#include "http/router.h"
+
+enum { QUERY_MAX = 64, REQUEST_ID_MAX = 128 };
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct api_ctx *ctx;
+    struct http_config cfg;
+    pthread_key_t store_key;
+    atomic_int in_flight;
+};
+
+/* What one request carries between the access handler's calls. */
+struct request_state {
+    struct arena arena;
+    struct buf body;
+    bool body_too_large;
+    struct http_server *srv;
+    struct param query[QUERY_MAX];
+    size_t n_query;
+    bool too_many_params;
+};
+
+static void close_store(void *p)
+{
+    store_close(p);
+}
+
+/* This worker thread's database connection, opened on first use; NULL if it cannot open. */
+static struct store *thread_store(struct http_server *srv)
+{
+    struct store *st = pthread_getspecific(srv->store_key);
+    if (st)
+        return st;
+    if (store_open(srv->cfg.db_path, &st) != NS_OK)
+        return NULL;
+    if (pthread_setspecific(srv->store_key, st) != 0) {
+        store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct request_state *rs = cls;
+    (void)kind;
+    if (rs->n_query == QUERY_MAX) {
+        rs->too_many_params = true;
+        return MHD_NO;
+    }
+    rs->query[rs->n_query++] = (struct param){key, value};
+    return MHD_YES;
+}
+
+/* The client's request id if it is sane, else a fresh random one (arena). */
+static const char *request_id(struct MHD_Connection *conn, struct arena *a)
+{
+    const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (given) {
+        size_t len = strlen(given);
+        bool sane = len > 0 && len <= REQUEST_ID_MAX;
+        for (size_t i = 0; sane && i < len; i++) {
+            char c = given[i];
+            sane = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_' || c == '.';
+        }
+        if (sane)
+            return arena_strdup(a, given);
+    }
+    unsigned char raw[16];
+    char *hex = arena_alloc(a, sizeof(raw) * 2 + 1);
+    randombytes_buf(raw, sizeof(raw));
+    if (hex)
+        sodium_bin2hex(hex, sizeof(raw) * 2 + 1, raw, sizeof(raw));
+    return hex ? hex : "-";
+}
+
+/* Strong ETag of a body: a quoted BLAKE2b-128 in hex. */
+static void make_etag(const struct resp *rs, char out[36])
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)rs->body, rs->len, NULL, 0);
+    out[0] = '"';
+    sodium_bin2hex(out + 1, 33, h, sizeof(h));
+    out[33] = '"';
+    out[34] = '\0';
+}
+
+/* True when an If-None-Match header lists etag (weak comparison, RFC 9110 13.1.2) or is "*". */
+static bool etag_matches(const char *header, const char *etag)
+{
+    const char *p = header;
+    size_t elen = strlen(etag);
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (strncmp(p, etag, elen) == 0 && (p[elen] == '\0' || p[elen] == ',' ||
+                                           p[elen] == ' ' || p[elen] == '\t'))
+            return true;
+        while (*p && *p != ',')
+            p++;
+    }
+    return false;
+}
+
+/* Routes the request and runs its handler, or answers 400/404/405 itself. */
+static void dispatch(struct request_state *st, struct req *rq, struct resp *rs)
+{
+    struct field_errors fe;
+    field_errors_init(&fe, rq->arena);
+    if (!text_is_clean_utf8(rq->path))
+        field_errors_add(&fe, "path", "must be valid UTF-8 without control characters");
+    if (st->too_many_params)
+        field_errors_add(&fe, "query", "has more than %d parameters", QUERY_MAX);
+    for (size_t i = 0; i < rq->n_query; i++)
+        if (!text_is_clean_utf8(rq->query[i].key) ||
+            (rq->query[i].value && !text_is_clean_utf8(rq->query[i].value))) {
+            field_errors_add(&fe, "query", "must be valid UTF-8 without control characters");
+            break;
+        }
+    if (fe.count) {
+        rq->n_query = 0; /* never echo bad bytes back in links */
+        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the request has malformed text", &fe);
+        return;
+    }
+
+    size_t plen = strlen(rq->path);
+    char *scratch = arena_alloc(rq->arena, plen + 1);
+    char allow[128];
+    const struct route *route = NULL;
+    if (!scratch) {
+        resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);
+        return;
+    }
+    switch (router_match(rq->method, rq->path, scratch, &route, rq->path_params, allow,
+                         sizeof(allow))) {
+    case ROUTE_FOUND:
+        if (!rq->store) {
+            resp_problem(rq, rs, NS_ERR_UNAVAILABLE, NULL, NULL);
+            return;
+        }
+        route->handler(rq, rs);
+        return;
+    case ROUTE_NO_METHOD: {
+        char detail[192];
+        snprintf(detail, sizeof(detail), "this resource answers only %s", allow);
+        resp_problem(rq, rs, NS_ERR_METHOD, detail, NULL);
+        resp_header(rs, "Allow", arena_strdup(rq->arena, allow));
+        return;
+    }
+    case ROUTE_NO_PATH:
+        resp_problem(rq, rs, NS_ERR_NOT_FOUND, "no resource at this path", NULL);
+        return;
+    }
+}
+
+/* Sends rs, adding the headers every response carries. Takes rs->body. */
+static enum MHD_Result send_resp(struct MHD_Connection *conn, struct req *rq, struct resp *rs,
+                                 bool draining)
+{
+    bool is_get = strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
+    char etag[36] = "";
+    int status = rs->status;
+    if (status == 200 && is_get) {
+        make_etag(rs, etag);
+        const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+        if (inm && etag_matches(inm, etag))
+            status = 304;
+    }
+    struct MHD_Response *r =
+        status == 304
+            ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
+    if (!r)
+        return MHD_NO;
+    if (status == 304)
+        free(rs->body);
+    rs->body = NULL;
+    if (status != 304)
+        MHD_add_response_header(r, "Content-Type", rs->content_type);
+    for (size_t i = 0; i < rs->n_headers; i++)
+        if (rs->headers[i].value)
+            MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+    MHD_add_response_header(r, "X-Request-Id", rq->request_id);
+    MHD_add_response_header(r, "Server", "newsstand");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (etag[0])
+        MHD_add_response_header(r, "ETag", etag);
+    MHD_add_response_header(r, "Cache-Control",
+                            rs->no_store || !is_get ? "no-store" : "public, max-age=60");
+    if (draining)
+        MHD_add_response_header(r, "Connection", "close");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    if (status >= 500)
+        fprintf(stderr, "newsstand: %s %s -> %d (request %s)\n", rq->method, rq->path, status,
+                rq->request_id);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct request_state *st = *con_cls;
+    (void)version;
+    if (!st) {
+        st = calloc(1, sizeof(*st));
+        if (!st)
+            return MHD_NO;
+        arena_init(&st->arena);
+        buf_init(&st->body);
+        st->srv = srv;
+        atomic_fetch_add(&srv->in_flight, 1);
+        *con_cls = st;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (st->body.len + *upload_data_size > srv->cfg.body_max)
+            st->body_too_large = true;
+        else
+            buf_append(&st->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, st);
+    struct req rq = {
+        .method = method,
+        .path = url,
+        .query = st->query,
+        .n_query = st->n_query,
+        .request_id = request_id(conn, &st->arena),
+        .now = (int64_t)time(NULL),
+        .arena = &st->arena,
+        .store = thread_store(srv),
+        .ctx = srv->ctx,
+    };
+    struct resp rs = {.status = 500};
+    if (st->body_too_large || buf_failed(&st->body))
+        resp_problem(&rq, &rs, NS_ERR_TOO_LARGE, "the request body is too large", NULL);
+    else
+        dispatch(st, &rq, &rs);
+    if (!rs.body)
+        resp_problem(&rq, &rs, NS_ERR_NOMEM, NULL, NULL);
+    return send_resp(conn, &rq, &rs, atomic_load(&srv->ctx->draining));
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct request_state *st = *con_cls;
+    (void)conn;
+    (void)toe;
+    if (!st)
+        return;
+    arena_release(&st->arena);
+    buf_release(&st->body);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+/* Fills addr for cfg->bind; returns its length, or 0 when bind is no address literal. */
+static socklen_t bind_address(const struct http_config *cfg, struct sockaddr_storage *addr,
+                              bool *ipv6)
+{
+    memset(addr, 0, sizeof(*addr));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+    if (inet_pton(AF_INET, cfg->bind, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(cfg->port);
+        *ipv6 = false;
+        return sizeof(*v4);
+    }
+    if (inet_pton(AF_INET6, cfg->bind, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(cfg->port);
+        *ipv6 = true;
+        return sizeof(*v6);
+    }
+    return 0;
+}
+
+enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
+                       struct http_server **out)
+{
+    struct sockaddr_storage addr;
+    bool ipv6 = false;
+    *out = NULL;
+    if (!bind_address(cfg, &addr, &ipv6)) {
+        fprintf(stderr, "newsstand: --bind %s is not an IPv4 or IPv6 address\n", cfg->bind);
+        return NS_ERR_INVALID;
+    }
+    struct http_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return NS_ERR_NOMEM;
+    srv->cfg = *cfg;
+    srv->ctx = ctx;
+    if (pthread_key_create(&srv->store_key, close_store) != 0) {
+        free(srv);
+        return NS_ERR_NOMEM;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+    srv->daemon = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_STRICT_FOR_CLIENT,
+        1, MHD_OPTION_END);
+    if (!srv->daemon) {
+        fprintf(stderr, "newsstand: cannot listen on %s port %u\n", cfg->bind, cfg->port);
+        pthread_key_delete(srv->store_key);
+        free(srv);
+        return NS_ERR_IO;
+    }
+    *out = srv;
+    return NS_OK;
+}
+
+void http_stop(struct http_server *srv, unsigned timeout_ms)
+{
+    if (!srv)
+        return;
+    MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    for (unsigned waited = 0; atomic_load(&srv->in_flight) > 0 && waited < timeout_ms;
+         waited += 10)
+        nanosleep(&tick, NULL);
+    MHD_stop_daemon(srv->daemon);
+    pthread_key_delete(srv->store_key);
+    free(srv);
+}

@@ -1,0 +1,43 @@
+/*
+ * server.h - the HTTP server: the only code that includes <microhttpd.h>.
+ *
+ * It owns the libmicrohttpd daemon, a database connection per worker
+ * thread, per-request state and body limits; it turns each request into a
+ * struct req for the route's handler and sends back the struct resp, adding
+ * the headers every response carries (request id, ETag, caching).
+ */
+#ifndef NS_HTTP_SERVER_H
+#define NS_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "core/err.h"
+
+struct http_config {
+    const char *bind; /* an IPv4 or IPv6 address literal */
+    uint16_t port;
+    unsigned threads;
+    const char *db_path;
+    size_t body_max;
+    unsigned connection_timeout_s;
+};
+
+struct http_server;
+
+/*
+ * Starts listening and serving on worker threads. Returns 0 and *out, or
+ * an error (with a message on stderr) and nothing running.
+ */
+enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
+                       struct http_server **out);
+
+/*
+ * Stops taking connections, lets the requests in flight finish (waiting at
+ * most timeout_ms), then stops the workers and closes their database
+ * connections, and frees the server.
+ */
+void http_stop(struct http_server *srv, unsigned timeout_ms);
+
+#endif

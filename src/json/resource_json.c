@@ -1,0 +1,122 @@
+/*
+ * resource_json.c - wire form of articles, publications and authors.
+ *
+ * Optional strings absent from the store are sent as null, so every object
+ * of a kind carries the same keys.
+ */
+#include "json/resource_json.h"
+
+#include "domain/blocks.h"
+#include "domain/paywall.h"
+#include "domain/timefmt.h"
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *time_json(int64_t t)
+{
+    char buf[TIMEFMT_LEN];
+    timefmt_format(t, buf);
+    return json_string(buf);
+}
+
+static json_t *int_or_null(int v)
+{
+    return v > 0 ? json_integer(v) : json_null();
+}
+
+json_t *publication_ref_to_json(const struct publication_ref *p)
+{
+    return json_pack("{sI,ss,ss}", "id", (json_int_t)p->id, "slug", p->slug, "name", p->name);
+}
+
+static json_t *image_to_json(const struct image *img)
+{
+    if (!img->url)
+        return json_null();
+    return json_pack("{ss,so,so,so,so,so}", "url", img->url, "caption",
+                     str_or_null(img->caption), "credit", str_or_null(img->credit), "alt",
+                     str_or_null(img->alt), "width", int_or_null(img->width), "height",
+                     int_or_null(img->height));
+}
+
+static json_t *authors_to_json(const struct article_row *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < r->n_authors; i++) {
+        const struct author_ref *a = &r->authors[i];
+        if (json_array_append_new(arr, json_pack("{sI,ss,ss}", "id", (json_int_t)a->id, "slug",
+                                                 a->slug, "name", a->name))) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+json_t *article_summary_to_json(const struct article_row *r)
+{
+    return json_pack(
+        "{sI,ss,ss,so,so,so,so,so,so,so,so,ss,ss,sI,si,so,so}", "id", (json_int_t)r->id, "slug",
+        r->slug, "headline", r->headline, "standfirst", str_or_null(r->standfirst), "url",
+        str_or_null(r->url), "publication", publication_ref_to_json(&r->publication), "section",
+        str_or_null(r->section), "authors", authors_to_json(r), "image", image_to_json(&r->image),
+        "published_at", time_json(r->published_at), "updated_at", time_json(r->updated_at),
+        "language", r->language, "access", r->premium ? "premium" : "free", "word_count",
+        (json_int_t)r->word_count, "reading_time_minutes", reading_time_minutes(r->word_count),
+        "topics", json_array(), "entities", json_array());
+}
+
+/* The stored blocks, cut to the preview when locked; *shown says how many. */
+static json_t *blocks_for_reader(const struct article_row *r, bool locked, int *shown)
+{
+    json_t *blocks = json_loads(r->blocks_json ? r->blocks_json : "[]", 0, NULL);
+    if (!blocks || !json_is_array(blocks)) {
+        json_decref(blocks);
+        return NULL;
+    }
+    if (locked) {
+        size_t keep = (size_t)paywall_preview_blocks(json_array_size(blocks));
+        while (json_array_size(blocks) > keep)
+            json_array_remove(blocks, json_array_size(blocks) - 1);
+    }
+    *shown = (int)json_array_size(blocks);
+    return blocks;
+}
+
+json_t *article_full_to_json(const struct article_row *r, bool locked)
+{
+    json_t *o = article_summary_to_json(r);
+    int shown = 0;
+    json_t *blocks = o ? blocks_for_reader(r, locked, &shown) : NULL;
+    json_t *paywall = NULL;
+    if (blocks)
+        paywall = locked ? json_pack("{sb,ss,si,si}", "locked", 1, "reason",
+                                     "membership_required", "preview_blocks", shown,
+                                     "trial_days", PAYWALL_TRIAL_DAYS)
+                         : json_pack("{sb}", "locked", 0);
+    if (!paywall || json_object_set_new(o, "blocks", blocks) ||
+        json_object_set_new(o, "paywall", paywall)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *publication_to_json(const struct publication_row *p)
+{
+    return json_pack("{sI,ss,ss,so,so,so,sI}", "id", (json_int_t)p->id, "slug", p->slug, "name",
+                     p->name, "homepage", str_or_null(p->homepage), "country",
+                     str_or_null(p->country), "language", str_or_null(p->language),
+                     "article_count", (json_int_t)p->article_count);
+}
+
+json_t *author_to_json(const struct author_row *a)
+{
+    return json_pack("{sI,ss,ss,so,sI}", "id", (json_int_t)a->id, "slug", a->slug, "name",
+                     a->name, "publication",
+                     a->has_publication ? publication_ref_to_json(&a->publication) : json_null(),
+                     "article_count", (json_int_t)a->article_count);
+}

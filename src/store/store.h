@@ -1,0 +1,184 @@
+/*
+ * store.h - newsstand's database: the only interface to SQLite.
+ *
+ * A struct store is one connection with its prepared-statement cache; it is
+ * used by one thread at a time (each server worker owns one). Functions
+ * return 0 or an enum ns_err and hand back plain C structs whose strings
+ * live in the caller's arena. Nothing here knows JSON or HTTP.
+ */
+#ifndef NS_STORE_H
+#define NS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "domain/article.h"
+#include "domain/cursor.h"
+
+struct store;
+
+/* Process-wide SQLite setup; call once before any store_open. */
+void store_global_init(void);
+
+/*
+ * Opens (creating if need be) the database at path. Returns 0 and *out, or
+ * an error with *out NULL; on error nothing stays open.
+ */
+enum ns_err store_open(const char *path, struct store **out);
+/* Closes the connection and every cached statement. NULL is ignored. */
+void store_close(struct store *st);
+
+/* The last SQLite error message of this connection, for logs only. */
+const char *store_errmsg(const struct store *st);
+
+enum ns_err store_begin(struct store *st);
+enum ns_err store_commit(struct store *st);
+/* Rolls back if a transaction is open; safe to call when none is. */
+void store_rollback(struct store *st);
+
+/*
+ * Savepoints nest inside a transaction so one bad article in a batch is
+ * undone alone: store_savepoint, then store_release to keep the work or
+ * store_rollback_savepoint to drop it (the savepoint is gone after either).
+ */
+enum ns_err store_savepoint(struct store *st);
+enum ns_err store_release(struct store *st);
+void store_rollback_savepoint(struct store *st);
+
+/* --- migrations (migrate.c) --- */
+
+/*
+ * Applies the migrations built into the binary that the database lacks, in
+ * order, each in its own transaction. Returns NS_ERR_TOO_NEW (applying
+ * nothing) when the database has migrations this binary does not know.
+ * *applied counts what was applied now; *version is the resulting version.
+ */
+enum ns_err store_migrate(struct store *st, int *applied, int *version);
+/* The number of the newest migration this binary knows. */
+int store_schema_version_known(void);
+
+/* Runs SQLite's integrity and foreign-key checks; *ok false with *report (arena) otherwise. */
+enum ns_err store_check(struct store *st, struct arena *a, bool *ok, const char **report);
+
+/* Reads the cursor-sealing key made by the first migration. */
+enum ns_err store_cursor_key(struct store *st, unsigned char key[CURSOR_KEY_LEN]);
+
+/* --- publications and authors (publications.c) --- */
+
+struct publication_ref {
+    int64_t id;
+    const char *slug;
+    const char *name;
+};
+
+struct publication_row {
+    int64_t id;
+    const char *slug;
+    const char *name;
+    const char *homepage;
+    const char *country;
+    const char *language;
+    int64_t article_count;
+};
+
+struct author_row {
+    int64_t id;
+    const char *slug;
+    const char *name;
+    bool has_publication;
+    struct publication_ref publication;
+    int64_t article_count;
+};
+
+/* Finds a publication by id (when id > 0) or slug; NS_ERR_NOT_FOUND when none. */
+enum ns_err store_publication_get(struct store *st, struct arena *a, int64_t id, const char *slug,
+                                  struct publication_row *out);
+
+/*
+ * Lists publications in slug order after the slug `after` (NULL from the start).
+ * Returns at most limit rows in *rows (arena), their count in *n, and the
+ * number of all publications in *total.
+ */
+enum ns_err store_publications_list(struct store *st, struct arena *a, const char *after,
+                                    int limit, struct publication_row **rows, size_t *n,
+                                    int64_t *total);
+
+/* Finds an author by id (when id > 0) or slug; NS_ERR_NOT_FOUND when none. */
+enum ns_err store_author_get(struct store *st, struct arena *a, int64_t id, const char *slug,
+                             struct author_row *out);
+
+/* --- articles (articles.c) --- */
+
+struct author_ref {
+    int64_t id;
+    const char *slug;
+    const char *name;
+};
+
+struct article_row {
+    int64_t id;
+    const char *slug;
+    const char *url;
+    const char *headline;
+    const char *standfirst;
+    const char *section;
+    const char *language;
+    bool premium;
+    struct publication_ref publication;
+    struct author_ref *authors;
+    size_t n_authors;
+    struct image image;
+    int64_t published_at;
+    int64_t updated_at;
+    int word_count;
+    const char *blocks_json; /* only filled by store_article_get */
+};
+
+enum article_access { ACCESS_ANY, ACCESS_FREE, ACCESS_PREMIUM };
+
+/* What a list of articles is filtered by, and where its page starts. */
+struct article_filter {
+    const int64_t *publication_ids; /* all must match */
+    size_t n_publications;
+    const int64_t *author_ids; /* all must match */
+    size_t n_authors;
+    const char *section_key; /* NULL: any */
+    const char *language;    /* NULL: any */
+    enum article_access access;
+    bool has_from, has_to;
+    int64_t from, to; /* inclusive bounds on published_at */
+    bool oldest_first;
+    bool has_after; /* keyset: continue after (after_time, after_id) */
+    int64_t after_time, after_id;
+    int limit;
+};
+
+/*
+ * Lists the articles matching f, in published_at order (ties by id), at most
+ * f->limit of them, in *rows (arena) with their count in *n, and the count
+ * of all matches (ignoring the page) in *total.
+ */
+enum ns_err store_articles_list(struct store *st, struct arena *a, const struct article_filter *f,
+                                struct article_row **rows, size_t *n, int64_t *total);
+
+/* Finds one article, with its blocks, by id (when id > 0) or slug. */
+enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, const char *slug,
+                              struct article_row *out);
+
+enum upsert_result { UPSERT_CREATED, UPSERT_UPDATED, UPSERT_UNCHANGED };
+
+/*
+ * Creates the article, or updates the one with the same publication and
+ * external_id (else url). Creates the publication and authors on first
+ * sight. Must run inside a transaction (store_begin); on error the caller
+ * rolls back. NS_ERR_NOT_FOUND when the write names a publication slug that
+ * does not exist and gives no name to create it with; NS_ERR_CONFLICT when
+ * its url belongs to another article of the publication.
+ */
+enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct article_write *w,
+                                 int64_t now, enum upsert_result *result, int64_t *id);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * store_impl.h - what the store's own files share: the connection struct,
+ * the statement cache and row-reading helpers. Never included outside
+ * src/store/.
+ */
+#ifndef NS_STORE_IMPL_H
+#define NS_STORE_IMPL_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define STMT_CACHE_SLOTS 128
+
+struct stmt_slot {
+    char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct store {
+    sqlite3 *db;
+    struct stmt_slot cache[STMT_CACHE_SLOTS];
+    unsigned next_evict;
+};
+
+/*
+ * Returns the cached prepared statement for sql (prepared on first use,
+ * reset and unbound on every later one), or NULL on a prepare error. The
+ * statement belongs to the cache: never finalize it.
+ */
+sqlite3_stmt *store_stmt(struct store *st, const char *sql);
+
+/* Maps a SQLite result code to an ns_err. */
+enum ns_err store_err(int rc);
+
+/* Copies column i as text into the arena (NULL for SQL NULL). */
+const char *col_text(struct arena *a, sqlite3_stmt *s, int i);
+
+/* Binds a C string or NULL. */
+int bind_text(sqlite3_stmt *s, int i, const char *v);
+
+#endif
