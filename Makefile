@@ -52,13 +52,16 @@ build/$(1)/%.o: %.c | $(GEN_SRCS)
 	@$$(CC) $$($(2)) -c $$< -o $$@
 
 build/$(1)/libnewsstand.a: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRCS) $$(GEN_SRCS))
-	ar rcs $$@ $$^
+	@echo "AR [$(1)] $$@"
+	@ar rcs $$@ $$^
 
 build/$(1)/newsstand: build/$(1)/server/main.o build/$(1)/libnewsstand.a
-	$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS)
+	@echo "LD [$(1)] $$@"
+	@$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS)
 
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/libnewsstand.a
-	$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS) -lcmocka
+	@echo "LD [$(1)] $$@"
+	@$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS) -lcmocka
 endef
 $(eval $(call flavour,release,RELEASE_CFLAGS))
 $(eval $(call flavour,asan,ASAN_CFLAGS))

@@ -45,6 +45,41 @@ struct request_state {
     bool too_many_params;
 };
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Percent-decodes the path and query values in place. Unlike the default,
+ * "%00" becomes DEL, which the UTF-8 check then refuses: a NUL would
+ * silently cut the text short ("limit=1%00" read as "limit=1").
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *out = s;
+    (void)cls;
+    (void)conn;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0) {
+            int v = hi * 16 + lo;
+            *out++ = v ? (char)v : '\x7f';
+            p += 2;
+        } else {
+            *out++ = *p;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - s);
+}
+
 static void close_store(void *p)
 {
     store_close(p);
@@ -341,7 +376,7 @@ enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
         flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_STRICT_FOR_CLIENT,
-        1, MHD_OPTION_END);
+        1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         fprintf(stderr, "newsstand: cannot listen on %s port %u\n", cfg->bind, cfg->port);
         pthread_key_delete(srv->store_key);

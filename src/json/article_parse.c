@@ -19,8 +19,9 @@
 #include "domain/slug.h"
 #include "domain/timefmt.h"
 
+/* Lengths are in characters (Unicode code points), not bytes. */
 enum {
-    HEADLINE_MAX = 1000,
+    HEADLINE_MAX = 500,
     STANDFIRST_MAX = 4000,
     SHORT_MAX = 200,
     URL_MAX = 2048,
@@ -63,6 +64,15 @@ static bool blank(const char *s)
     return true;
 }
 
+/* Code points in valid UTF-8 (jansson has checked it): bytes that start a character. */
+static size_t chars_in(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 /*
  * Reads key of obj as a string of 1..max bytes. Absent or null gives NULL
  * (and an error when required). Returns the arena copy, or NULL.
@@ -93,8 +103,8 @@ static const char *get_string(struct ctx *c, json_t *obj, const char *key, const
             field_errors_add(c->fe, field, "must not be empty (leave it out instead)");
         return NULL;
     }
-    if (len > max) {
-        field_errors_add(c->fe, field, "must be at most %zu bytes", max);
+    if (chars_in(s) > max) {
+        field_errors_add(c->fe, field, "must be at most %zu characters", max);
         return NULL;
     }
     return arena_strdup(c->a, s);
