@@ -67,7 +67,7 @@ $(eval $(call flavour,release,RELEASE_CFLAGS))
 $(eval $(call flavour,asan,ASAN_CFLAGS))
 
 newsstand: build/release/newsstand
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 asan: build/asan/newsstand
 

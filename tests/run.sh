@@ -1,8 +1,9 @@
 #!/bin/sh
 # run.sh UNIT_TEST_BINARY... - the whole suite, as `make test` runs it:
 #   1. the C unit tests (built with ASan/UBSan), each a cmocka program;
-#   2. the end-to-end suite against the release binary;
-#   3. the end-to-end suite again against the ASan/UBSan binary.
+#   2. the end-to-end suites (tests/e2e/run.py: the HTTP API; lifecycle.py:
+#      command line, migrations, graceful stop) against the release binary;
+#   3. the same suites against the ASan/UBSan binary.
 # Prints every part's own report, then one closing line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -32,14 +33,17 @@ for t in "$@"; do
     failed=$((failed + f))
 done
 
-for bin in ./newsstand build/asan/newsstand; do
-    echo "== end-to-end: $bin"
-    python3 tests/e2e/run.py --bin "$bin" >"$log" 2>&1
+for pair in run.py:./newsstand lifecycle.py:./newsstand \
+            run.py:build/asan/newsstand lifecycle.py:build/asan/newsstand; do
+    suite=${pair%%:*}
+    bin=${pair#*:}
+    echo "== end-to-end: $suite against $bin"
+    python3 "tests/e2e/$suite" --bin "$bin" >"$log" 2>&1
     rc=$?
     cat "$log"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
     if [ -z "$line" ]; then
-        echo "end-to-end suite for $bin printed no summary (exit $rc)"
+        echo "end-to-end suite $suite for $bin printed no summary (exit $rc)"
         failed=$((failed + 1))
         continue
     fi
