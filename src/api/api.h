@@ -76,6 +76,9 @@ void resp_json(struct req *rq, struct resp *rs, int status, void *j);
 void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *detail,
                   const struct field_errors *fe);
 
+/* Answers the problem for a failed lookup of one `what` ("article"): 404 when not found. */
+void resp_lookup_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *what);
+
 /* The HTTP status of an error code: the one mapping in the program. */
 int problem_status(enum ns_err err);
 

@@ -1,6 +1,6 @@
 /*
- * articles.c - GET /v1/articles, /v1/articles/{id}, and the article lists
- * of a publication or an author (the same query with one filter fixed).
+ * articles.c - GET /v1/articles and /v1/articles/{id}, and the article list
+ * query that the publication and author lists share (one filter fixed).
  */
 #include "api/handlers.h"
 
@@ -129,11 +129,12 @@ static const char *canonical(struct req *rq, const char *route, const struct art
     return s ? s : route;
 }
 
-/*
- * Serves an article list. fixed_param names the filter the path fixes
- * ("publication" or "author"), with its id; NULL for /v1/articles.
- */
-static void list_articles(struct req *rq, struct resp *rs, const char *route,
+static json_t *summary_json(const void *row)
+{
+    return article_summary_to_json(row);
+}
+
+void articles_list(struct req *rq, struct resp *rs, const char *route,
                           const char *fixed_param, int64_t fixed_id)
 {
     struct field_errors fe;
@@ -178,15 +179,8 @@ static void list_articles(struct req *rq, struct resp *rs, const char *route,
         resp_problem(rq, rs, err, NULL, NULL);
         return;
     }
-    bool more = n > (size_t)pg.limit;
-    if (more)
-        n = (size_t)pg.limit;
-    json_t *data = json_array();
-    for (size_t i = 0; data && i < n; i++)
-        if (json_array_append_new(data, article_summary_to_json(&rows[i]))) {
-            json_decref(data);
-            data = NULL;
-        }
+    bool more = query_page_trim(&pg, &n);
+    json_t *data = query_rows_to_json(rows, n, sizeof(*rows), summary_json);
     struct cursor next = {.scope = pg.scope};
     if (more) {
         next.key = rows[n - 1].published_at;
@@ -199,15 +193,7 @@ static void list_articles(struct req *rq, struct resp *rs, const char *route,
 
 void handle_articles_list(struct req *rq, struct resp *rs)
 {
-    list_articles(rq, rs, "/v1/articles", NULL, 0);
-}
-
-/* Resolves the {id} path segment: digits are an id, anything else a slug. */
-static int64_t path_id(const struct req *rq, const char **slug)
-{
-    long long id = 0;
-    *slug = rq->path_params[0];
-    return slug_is_id(*slug, &id) ? id : 0;
+    articles_list(rq, rs, "/v1/articles", NULL, 0);
 }
 
 void handle_article_get(struct req *rq, struct resp *rs)
@@ -215,110 +201,14 @@ void handle_article_get(struct req *rq, struct resp *rs)
     if (!query_none(rq, rs))
         return;
     const char *slug;
-    int64_t id = path_id(rq, &slug);
+    int64_t id = query_path_id(rq, &slug);
     struct article_row row;
     enum ns_err err = store_article_get(rq->store, rq->arena, id, slug, &row);
     if (err) {
-        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such article" : NULL, NULL);
+        resp_lookup_problem(rq, rs, err, "article");
         return;
     }
     /* No reader accounts yet: every client is anonymous. */
     bool locked = paywall_locked(row.premium, NULL, rq->now);
     resp_json(rq, rs, 200, article_full_to_json(&row, locked));
-}
-
-void handle_publication_articles(struct req *rq, struct resp *rs)
-{
-    const char *slug;
-    int64_t id = path_id(rq, &slug);
-    struct publication_row row;
-    enum ns_err err = store_publication_get(rq->store, rq->arena, id, slug, &row);
-    if (err) {
-        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such publication" : NULL, NULL);
-        return;
-    }
-    list_articles(rq, rs, "/v1/publications/{id}/articles", "publication", row.id);
-}
-
-void handle_author_articles(struct req *rq, struct resp *rs)
-{
-    const char *slug;
-    int64_t id = path_id(rq, &slug);
-    struct author_row row;
-    enum ns_err err = store_author_get(rq->store, rq->arena, id, slug, &row);
-    if (err) {
-        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such author" : NULL, NULL);
-        return;
-    }
-    list_articles(rq, rs, "/v1/authors/{id}/articles", "author", row.id);
-}
-
-void handle_publications_list(struct req *rq, struct resp *rs)
-{
-    static const char *const params[] = {"limit", "cursor", NULL};
-    struct field_errors fe;
-    struct page pg;
-    field_errors_init(&fe, rq->arena);
-    query_check(rq, params, &fe);
-    if (!fe.count)
-        query_page(rq, "publications|slug", &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
-        return;
-    }
-    struct publication_row *rows = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    enum ns_err err = store_publications_list(rq->store, rq->arena,
-                                              pg.has_cursor ? pg.cursor.skey : NULL,
-                                              pg.limit + 1, &rows, &n, &total);
-    if (err) {
-        resp_problem(rq, rs, err, NULL, NULL);
-        return;
-    }
-    bool more = n > (size_t)pg.limit;
-    if (more)
-        n = (size_t)pg.limit;
-    json_t *data = json_array();
-    for (size_t i = 0; data && i < n; i++)
-        if (json_array_append_new(data, publication_to_json(&rows[i]))) {
-            json_decref(data);
-            data = NULL;
-        }
-    struct cursor next = {.scope = pg.scope};
-    if (more) {
-        next.id = rows[n - 1].id;
-        snprintf(next.skey, sizeof(next.skey), "%s", rows[n - 1].slug);
-    }
-    query_list_reply(rq, rs, data, json_object(), &pg, total, more ? &next : NULL);
-}
-
-void handle_publication_get(struct req *rq, struct resp *rs)
-{
-    if (!query_none(rq, rs))
-        return;
-    const char *slug;
-    int64_t id = path_id(rq, &slug);
-    struct publication_row row;
-    enum ns_err err = store_publication_get(rq->store, rq->arena, id, slug, &row);
-    if (err) {
-        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such publication" : NULL, NULL);
-        return;
-    }
-    resp_json(rq, rs, 200, publication_to_json(&row));
-}
-
-void handle_author_get(struct req *rq, struct resp *rs)
-{
-    if (!query_none(rq, rs))
-        return;
-    const char *slug;
-    int64_t id = path_id(rq, &slug);
-    struct author_row row;
-    enum ns_err err = store_author_get(rq->store, rq->arena, id, slug, &row);
-    if (err) {
-        resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? "no such author" : NULL, NULL);
-        return;
-    }
-    resp_json(rq, rs, 200, author_to_json(&row));
 }

@@ -6,9 +6,19 @@
 
 #include "api/api.h"
 
-/* articles.c (articles, and the article lists of publications and authors) */
+/* articles.c */
 void handle_articles_list(struct req *rq, struct resp *rs);
 void handle_article_get(struct req *rq, struct resp *rs);
+
+/*
+ * Serves an article list with the parameters of GET /v1/articles. route is
+ * the route template (it scopes cursors); fixed_param names the filter the
+ * path fixes ("publication" or "author") with its id, or is NULL.
+ */
+void articles_list(struct req *rq, struct resp *rs, const char *route, const char *fixed_param,
+                   int64_t fixed_id);
+
+/* publications.c (publications and authors) */
 void handle_publications_list(struct req *rq, struct resp *rs);
 void handle_publication_get(struct req *rq, struct resp *rs);
 void handle_publication_articles(struct req *rq, struct resp *rs);

@@ -110,3 +110,10 @@ void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *
     if (k->status == 503)
         resp_header(rs, "Retry-After", "5");
 }
+
+void resp_lookup_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *what)
+{
+    char detail[64];
+    snprintf(detail, sizeof(detail), "no such %s", what);
+    resp_problem(rq, rs, err, err == NS_ERR_NOT_FOUND ? detail : NULL, NULL);
+}

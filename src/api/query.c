@@ -12,6 +12,7 @@
 
 #include "core/buf.h"
 #include "domain/params.h"
+#include "domain/slug.h"
 
 void query_check(const struct req *rq, const char *const *allowed, struct field_errors *fe)
 {
@@ -79,6 +80,33 @@ void query_page(const struct req *rq, const char *canonical, struct page *pg,
         field_errors_add(fe, "cursor", "is not a valid cursor: use meta.next_cursor as given");
         break;
     }
+}
+
+int64_t query_path_id(const struct req *rq, const char **slug)
+{
+    long long id = 0;
+    *slug = rq->path_params[0];
+    return slug_is_id(*slug, &id) ? id : 0;
+}
+
+bool query_page_trim(const struct page *pg, size_t *n)
+{
+    if (*n <= (size_t)pg->limit)
+        return false;
+    *n = (size_t)pg->limit;
+    return true;
+}
+
+json_t *query_rows_to_json(const void *rows, size_t n, size_t size, json_t *(*fn)(const void *))
+{
+    json_t *data = json_array();
+    for (size_t i = 0; data && i < n; i++) {
+        if (json_array_append_new(data, fn((const char *)rows + i * size))) {
+            json_decref(data);
+            return NULL;
+        }
+    }
+    return data;
 }
 
 /* Appends the encoded path: each segment percent-encoded, slashes kept. */

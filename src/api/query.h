@@ -37,6 +37,18 @@ struct page {
 void query_page(const struct req *rq, const char *canonical, struct page *pg,
                 struct field_errors *fe);
 
+/* The {id} path segment: returns the id when it is all digits, else 0 with *slug set. */
+int64_t query_path_id(const struct req *rq, const char **slug);
+
+/*
+ * For a page fetched with one row more than pg->limit: cuts *n to the
+ * limit and returns whether a next page exists.
+ */
+bool query_page_trim(const struct page *pg, size_t *n);
+
+/* A JSON array of fn(row) for n rows of size bytes each; NULL when memory runs out. */
+json_t *query_rows_to_json(const void *rows, size_t n, size_t size, json_t *(*fn)(const void *));
+
 /*
  * Answers 200 with the list envelope: data (stolen), meta (stolen, gains
  * limit, total and next_cursor), links self and next, and the Link header.

@@ -13,12 +13,20 @@
 #include "domain/slug.h"
 #include "store/slugs.h"
 
-static enum ns_err step_done(struct store *st, sqlite3_stmt *s)
+static enum ns_err step_done(sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    (void)st;
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
+}
+
+/* Runs a bound INSERT and hands back the new row's id; *id is untouched on error. */
+static enum ns_err step_insert(struct store *st, sqlite3_stmt *s, int64_t *id)
+{
+    enum ns_err err = step_done(s);
+    if (!err)
+        *id = sqlite3_last_insert_rowid(st->db);
+    return err;
 }
 
 /* Looks up one integer by a statement already bound; NS_ERR_NOT_FOUND when no row. */
@@ -60,10 +68,7 @@ static enum ns_err publication_resolve(struct store *st, const struct publicatio
     bind_text(ins, 4, p->country);
     bind_text(ins, 5, p->language);
     sqlite3_bind_int64(ins, 6, now);
-    err = step_done(st, ins);
-    if (!err)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return err;
+    return step_insert(st, ins, id);
 }
 
 static enum ns_err author_resolve(struct store *st, int64_t publication_id, const char *name,
@@ -87,10 +92,7 @@ static enum ns_err author_resolve(struct store *st, int64_t publication_id, cons
     bind_text(ins, 2, name);
     sqlite3_bind_int64(ins, 3, publication_id);
     sqlite3_bind_int64(ins, 4, now);
-    err = step_done(st, ins);
-    if (!err)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return err;
+    return step_insert(st, ins, id);
 }
 
 /* Finds the stored article with w's identity, and whether its content hash equals w's. */
@@ -161,10 +163,7 @@ static enum ns_err article_insert(struct store *st, int64_t publication_id,
     bind_content(s, publication_id, w, section_key);
     bind_text(s, 20, slug);
     sqlite3_bind_int64(s, 21, now);
-    err = step_done(st, s);
-    if (!err)
-        *id = sqlite3_last_insert_rowid(st->db);
-    return err;
+    return step_insert(st, s, id);
 }
 
 static enum ns_err article_update(struct store *st, int64_t publication_id,
@@ -181,7 +180,7 @@ static enum ns_err article_update(struct store *st, int64_t publication_id,
     bind_content(s, publication_id, w, section_key);
     sqlite3_bind_int64(s, 20, now);
     sqlite3_bind_int64(s, 21, id);
-    return step_done(st, s);
+    return step_done(s);
 }
 
 static enum ns_err authors_link(struct store *st, int64_t article_id, int64_t publication_id,
@@ -189,7 +188,7 @@ static enum ns_err authors_link(struct store *st, int64_t article_id, int64_t pu
 {
     STMT_OR_FAIL(del, st, "DELETE FROM article_authors WHERE article_id = ?");
     sqlite3_bind_int64(del, 1, article_id);
-    enum ns_err err = step_done(st, del);
+    enum ns_err err = step_done(del);
     for (size_t i = 0; i < w->n_authors && !err; i++) {
         int64_t author_id = 0;
         err = author_resolve(st, publication_id, w->authors[i], now, &author_id);
@@ -201,7 +200,7 @@ static enum ns_err authors_link(struct store *st, int64_t article_id, int64_t pu
         sqlite3_bind_int64(ins, 1, article_id);
         sqlite3_bind_int64(ins, 2, author_id);
         sqlite3_bind_int64(ins, 3, (int64_t)i);
-        err = step_done(st, ins);
+        err = step_done(ins);
     }
     return err;
 }
