@@ -95,6 +95,10 @@ int main(int argc, char **argv)
         return cli_check(&cfg);
     case CMD_IMPORT:
         return cli_import(&cfg);
+    case CMD_ENTITIES_IMPORT:
+        return cli_entities_import(&cfg);
+    case CMD_RELINK:
+        return cli_relink(&cfg);
     case CMD_SERVE:
         return serve(&cfg);
     }

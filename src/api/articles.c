@@ -16,14 +16,56 @@
 #include "json/resource_json.h"
 
 static const char *const list_params[] = {
-    "limit", "cursor", "publication", "author", "section", "language",
-    "access", "from", "to", "sort", NULL,
+    "limit", "cursor", "publication", "author", "topic", "entity", "section", "language",
+    "access", "from", "to", "sort", "facets", NULL,
 };
 
-/* Resolves a comma list of publication/author ids or slugs to ids (all must exist). */
-static void resolve_ids(struct req *rq, const char *param, bool authors, const int64_t **out,
-                        size_t *n, struct field_errors *fe)
+/* The filters that take ids or slugs, in the order of enum ref_kind. */
+enum ref_kind { REF_PUBLICATION, REF_AUTHOR, REF_TOPIC, REF_ENTITY, REF_KINDS };
+static const char *const ref_params[REF_KINDS] = {"publication", "author", "topic", "entity"};
+
+/* Finds the id of a publication, author, topic or entity named by text. */
+static enum ns_err find_ref(struct req *rq, enum ref_kind kind, const char *text, int64_t *id)
 {
+    long long numeric = 0;
+    bool is_id = slug_is_id(text, &numeric);
+    enum ns_err err = NS_ERR_NOT_FOUND;
+    switch (kind) {
+    case REF_PUBLICATION: {
+        struct publication_row row;
+        err = store_publication_get(rq->store, rq->arena, is_id ? numeric : 0, text, &row);
+        *id = row.id;
+        break;
+    }
+    case REF_AUTHOR: {
+        struct author_row row;
+        err = store_author_get(rq->store, rq->arena, is_id ? numeric : 0, text, &row);
+        *id = row.id;
+        break;
+    }
+    case REF_TOPIC: {
+        struct topic_row row;
+        err = store_topic_find(rq->store, rq->arena, text, &row);
+        *id = row.id;
+        break;
+    }
+    case REF_ENTITY: {
+        struct entity_row row;
+        err = store_entity_find(rq->store, rq->arena, text, &row);
+        *id = row.id;
+        break;
+    }
+    case REF_KINDS:
+        break;
+    }
+    return err;
+}
+
+/* Resolves the comma list of parameter kind to ids (all must exist). */
+static void resolve_ids(struct req *rq, enum ref_kind kind, const int64_t **out, size_t *n,
+                        struct field_errors *fe)
+{
+    const char *param = ref_params[kind];
     const char *value = query_get(rq, param);
     const char **items = NULL;
     const char *why = NULL;
@@ -41,21 +83,10 @@ static void resolve_ids(struct req *rq, const char *param, bool authors, const i
         return;
     }
     for (long i = 0; i < count; i++) {
-        long long id = 0;
-        bool numeric = slug_is_id(items[i], &id);
-        enum ns_err err;
-        if (authors) {
-            struct author_row row;
-            err = store_author_get(rq->store, rq->arena, numeric ? id : 0, items[i], &row);
-            ids[i] = row.id;
-        } else {
-            struct publication_row row;
-            err = store_publication_get(rq->store, rq->arena, numeric ? id : 0, items[i], &row);
-            ids[i] = row.id;
-        }
+        ids[i] = 0;
+        enum ns_err err = find_ref(rq, kind, items[i], &ids[i]);
         if (err == NS_ERR_NOT_FOUND)
-            field_errors_add(fe, param, "no %s '%.100s'", authors ? "author" : "publication",
-                             items[i]);
+            field_errors_add(fe, param, "no %s '%.100s'", param, items[i]);
         else if (err)
             field_errors_add(fe, param, "could not be looked up");
     }
@@ -108,6 +139,70 @@ static void parse_filters(struct req *rq, struct article_filter *f, struct field
     }
 }
 
+static json_t *facet_json(const void *row)
+{
+    return facet_to_json(row);
+}
+
+static json_t *summary_json(const void *row)
+{
+    return article_summary_to_json(row);
+}
+
+static const char *const facet_names[] = {
+    [FACET_PUBLICATION] = "publication",
+    [FACET_TOPIC] = "topic",
+    [FACET_ENTITY] = "entity",
+    [FACET_SECTION] = "section",
+};
+
+static void parse_facets(struct req *rq, bool want[FACET_SECTION + 1], struct field_errors *fe)
+{
+    const char *value = query_get(rq, "facets");
+    const char **items = NULL;
+    const char *why = NULL;
+    if (!value)
+        return;
+    long n = params_list(rq->arena, value, FACET_SECTION + 1, &items, &why);
+    if (n < 0) {
+        field_errors_add(fe, "facets", "%s", why);
+        return;
+    }
+    for (long i = 0; i < n; i++) {
+        bool known = false;
+        for (int k = 0; k <= FACET_SECTION && !known; k++)
+            if (strcmp(items[i], facet_names[k]) == 0)
+                want[k] = known = true;
+        if (!known)
+            field_errors_add(fe, "facets",
+                             "'%.40s' is not a facet: use publication, topic, entity or section",
+                             items[i]);
+    }
+}
+
+/* Adds meta.facets with the counts of every wanted facet over the whole result. */
+static enum ns_err add_facets(struct req *rq, const struct article_filter *f,
+                              const bool want[FACET_SECTION + 1], json_t *meta)
+{
+    json_t *facets = NULL;
+    for (int k = 0; k <= FACET_SECTION; k++) {
+        if (!want[k])
+            continue;
+        struct facet_row *rows = NULL;
+        size_t n = 0;
+        enum ns_err err = store_articles_facet(rq->store, rq->arena, f, (enum facet_kind)k,
+                                               &rows, &n);
+        if (err)
+            return err;
+        if (!facets && (!(facets = json_object()) || json_object_set_new(meta, "facets", facets)))
+            return NS_ERR_NOMEM;
+        json_t *list = query_rows_to_json(rows, n, sizeof(*rows), facet_json);
+        if (!list || json_object_set_new(facets, facet_names[k], list))
+            return NS_ERR_NOMEM;
+    }
+    return NS_OK;
+}
+
 /* The canonical text of the query (minus limit and cursor) that scopes its cursors. */
 static const char *canonical(struct req *rq, const char *route, const struct article_filter *f)
 {
@@ -118,6 +213,10 @@ static const char *canonical(struct req *rq, const char *route, const struct art
         buf_printf(&b, "|p%lld", (long long)f->publication_ids[i]);
     for (size_t i = 0; i < f->n_authors; i++)
         buf_printf(&b, "|a%lld", (long long)f->author_ids[i]);
+    for (size_t i = 0; i < f->n_topics; i++)
+        buf_printf(&b, "|t%lld", (long long)f->topic_ids[i]);
+    for (size_t i = 0; i < f->n_entities; i++)
+        buf_printf(&b, "|e%lld", (long long)f->entity_ids[i]);
     buf_printf(&b, "|s=%s|l=%s|x=%d", f->section_key ? f->section_key : "",
                f->language ? f->language : "", (int)f->access);
     if (f->has_from)
@@ -127,11 +226,6 @@ static const char *canonical(struct req *rq, const char *route, const struct art
     char *s = buf_failed(&b) ? NULL : arena_strdup(rq->arena, b.data);
     buf_release(&b);
     return s ? s : route;
-}
-
-static json_t *summary_json(const void *row)
-{
-    return article_summary_to_json(row);
 }
 
 void articles_list(struct req *rq, struct resp *rs, const char *route,
@@ -148,16 +242,20 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
         resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
         return;
     }
-    resolve_ids(rq, "publication", false, &f.publication_ids, &f.n_publications, &fe);
-    resolve_ids(rq, "author", true, &f.author_ids, &f.n_authors, &fe);
-    if (fixed_param && strcmp(fixed_param, "publication") == 0) {
-        f.publication_ids = &fixed_id;
-        f.n_publications = 1;
-    } else if (fixed_param) {
-        f.author_ids = &fixed_id;
-        f.n_authors = 1;
+    const int64_t **ids[REF_KINDS] = {&f.publication_ids, &f.author_ids, &f.topic_ids,
+                                      &f.entity_ids};
+    size_t *counts[REF_KINDS] = {&f.n_publications, &f.n_authors, &f.n_topics, &f.n_entities};
+    for (int k = 0; k < REF_KINDS; k++) {
+        if (fixed_param && strcmp(fixed_param, ref_params[k]) == 0) {
+            *ids[k] = &fixed_id;
+            *counts[k] = 1;
+        } else {
+            resolve_ids(rq, (enum ref_kind)k, ids[k], counts[k], &fe);
+        }
     }
     parse_filters(rq, &f, &fe);
+    bool facets[FACET_SECTION + 1] = {false};
+    parse_facets(rq, facets, &fe);
     query_page(rq, canonical(rq, route, &f), &pg, &fe);
     if (fe.count) {
         resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
@@ -186,9 +284,15 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
         next.key = rows[n - 1].published_at;
         next.id = rows[n - 1].id;
     }
-    query_list_reply(rq, rs, data,
-                     json_pack("{ss}", "sort", f.oldest_first ? "oldest" : "newest"), &pg, total,
-                     more ? &next : NULL);
+    json_t *meta = json_pack("{ss}", "sort", f.oldest_first ? "oldest" : "newest");
+    err = add_facets(rq, &f, facets, meta);
+    if (err) {
+        json_decref(meta);
+        json_decref(data);
+        resp_problem(rq, rs, err, NULL, NULL);
+        return;
+    }
+    query_list_reply(rq, rs, data, meta, &pg, total, more ? &next : NULL);
 }
 
 void handle_articles_list(struct req *rq, struct resp *rs)

@@ -25,6 +25,17 @@ void handle_publication_articles(struct req *rq, struct resp *rs);
 void handle_author_get(struct req *rq, struct resp *rs);
 void handle_author_articles(struct req *rq, struct resp *rs);
 
+/* entities.c */
+void handle_entities_list(struct req *rq, struct resp *rs);
+void handle_entity_get(struct req *rq, struct resp *rs);
+void handle_entity_articles(struct req *rq, struct resp *rs);
+void handle_entity_related(struct req *rq, struct resp *rs);
+
+/* topics.c */
+void handle_topics_list(struct req *rq, struct resp *rs);
+void handle_topic_get(struct req *rq, struct resp *rs);
+void handle_topic_articles(struct req *rq, struct resp *rs);
+
 /* ops.c */
 void handle_healthz(struct req *rq, struct resp *rs);
 void handle_readyz(struct req *rq, struct resp *rs);

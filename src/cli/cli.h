@@ -14,7 +14,16 @@
 
 #define NEWSSTAND_VERSION "0.1.0"
 
-enum command { CMD_SERVE, CMD_IMPORT, CMD_MIGRATE, CMD_CHECK, CMD_HELP, CMD_VERSION };
+enum command {
+    CMD_SERVE,
+    CMD_IMPORT,
+    CMD_ENTITIES_IMPORT,
+    CMD_RELINK,
+    CMD_MIGRATE,
+    CMD_CHECK,
+    CMD_HELP,
+    CMD_VERSION,
+};
 
 struct config {
     enum command command;
@@ -41,6 +50,8 @@ void config_usage(FILE *out);
 enum ns_err cli_open_store(const char *db, bool verbose, struct store **out);
 
 int cli_import(const struct config *cfg);
+int cli_entities_import(const struct config *cfg);
+int cli_relink(const struct config *cfg);
 int cli_migrate(const struct config *cfg);
 int cli_check(const struct config *cfg);
 

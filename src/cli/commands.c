@@ -79,6 +79,19 @@ struct import_counts {
     long created, updated, unchanged, rejected;
 };
 
+/* One line's writer: ingest_article or ingest_entity. */
+typedef enum ns_err (*ingest_fn)(struct store *st, struct matcher *m, struct arena *a,
+                                 const char *json, size_t len, int64_t now,
+                                 enum upsert_result *result, int64_t *id,
+                                 struct field_errors *fe);
+
+struct import_job {
+    struct store *st;
+    struct matcher *m;
+    ingest_fn write;
+    struct import_counts c;
+};
+
 static void report_line(long line, const struct field_errors *fe)
 {
     fprintf(stderr, "line %ld:", line);
@@ -106,16 +119,17 @@ static void show_progress(long lines, long bytes, long total_bytes, const struct
 }
 
 /* Ingests one line, counting the outcome; returns an error only when the store fails. */
-static enum ns_err import_line(struct store *st, const char *line, size_t len, long number,
-                               struct import_counts *c)
+static enum ns_err import_line(struct import_job *job, const char *line, size_t len, long number)
 {
+    struct import_counts *c = &job->c;
     struct arena a;
     struct field_errors fe;
     enum upsert_result result;
     int64_t id = 0;
     arena_init(&a);
     field_errors_init(&fe, &a);
-    enum ns_err err = ingest_article(st, &a, line, len, (int64_t)time(NULL), &result, &id, &fe);
+    enum ns_err err =
+        job->write(job->st, job->m, &a, line, len, (int64_t)time(NULL), &result, &id, &fe);
     if (err == NS_ERR_INVALID) {
         c->rejected++;
         report_line(number, &fe);
@@ -140,9 +154,9 @@ static bool blank_line(const char *s, size_t len)
     return true;
 }
 
-static enum ns_err import_stream(struct store *st, FILE *in, long total_bytes,
-                                 struct import_counts *c)
+static enum ns_err import_stream(struct import_job *job, FILE *in, long total_bytes)
 {
+    struct store *st = job->st;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -157,11 +171,11 @@ static enum ns_err import_stream(struct store *st, FILE *in, long total_bytes,
         if (blank_line(line, (size_t)len))
             continue;
         if (len > LINE_MAX_BYTES) {
-            c->rejected++;
+            job->c.rejected++;
             fprintf(stderr, "line %ld: body longer than %d bytes\n", number, LINE_MAX_BYTES);
             continue;
         }
-        err = import_line(st, line, (size_t)len, number, c);
+        err = import_line(job, line, (size_t)len, number);
         if (!err && ++in_batch == IMPORT_BATCH) {
             err = store_commit(st);
             if (!err)
@@ -184,7 +198,8 @@ static enum ns_err import_stream(struct store *st, FILE *in, long total_bytes,
     return err;
 }
 
-int cli_import(const struct config *cfg)
+/* Imports cfg->file line by line with write; prints the summary line headed `what`. */
+static int run_import(const struct config *cfg, ingest_fn write, const char *what)
 {
     bool from_stdin = strcmp(cfg->file, "-") == 0;
     FILE *in = from_stdin ? stdin : fopen(cfg->file, "r");
@@ -194,21 +209,61 @@ int cli_import(const struct config *cfg)
     }
     struct stat sb;
     long total = !from_stdin && fstat(fileno(in), &sb) == 0 ? (long)sb.st_size : 0;
-    struct store *st = NULL;
-    if (cli_open_store(cfg->db, false, &st)) {
-        if (!from_stdin)
-            fclose(in);
-        return 1;
+    struct import_job job = {.write = write};
+    enum ns_err err = cli_open_store(cfg->db, false, &job.st);
+    if (!err) {
+        err = ingest_matcher_load(job.st, &job.m);
+        if (err)
+            fprintf(stderr, "newsstand: cannot load the gazetteer: %s\n", ns_err_str(err));
+        else
+            err = import_stream(&job, in, total);
+        if (err && job.m)
+            fprintf(stderr, "newsstand: import stopped: %s (%s); the current batch was not saved\n",
+                    ns_err_str(err), store_errmsg(job.st));
     }
-    struct import_counts c = {0};
-    enum ns_err err = import_stream(st, in, total, &c);
     if (!from_stdin)
         fclose(in);
+    matcher_free(job.m);
+    store_close(job.st);
+    if (job.st || !err)
+        printf("%s: %ld created, %ld updated, %ld unchanged, %ld rejected\n", what, job.c.created,
+               job.c.updated, job.c.unchanged, job.c.rejected);
+    return err ? 1 : 0;
+}
+
+int cli_import(const struct config *cfg)
+{
+    return run_import(cfg, ingest_article, "imported");
+}
+
+int cli_entities_import(const struct config *cfg)
+{
+    return run_import(cfg, ingest_entity, "entities");
+}
+
+int cli_relink(const struct config *cfg)
+{
+    struct store *st = NULL;
+    struct matcher *m = NULL;
+    long count = 0;
+    if (cli_open_store(cfg->db, false, &st))
+        return 1;
+    enum ns_err err = ingest_matcher_load(st, &m);
+    if (!err)
+        err = store_begin(st);
+    if (!err) {
+        err = ingest_relink(st, m, &count);
+        if (!err)
+            err = store_commit(st);
+        else
+            store_rollback(st);
+    }
     if (err)
-        fprintf(stderr, "newsstand: import stopped: %s (%s); the current batch was not saved\n",
+        fprintf(stderr, "newsstand: relink failed: %s (%s); nothing was changed\n",
                 ns_err_str(err), store_errmsg(st));
+    else
+        printf("relinked: %ld articles against %zu names\n", count, matcher_size(m));
+    matcher_free(m);
     store_close(st);
-    printf("imported: %ld created, %ld updated, %ld unchanged, %ld rejected\n", c.created,
-           c.updated, c.unchanged, c.rejected);
     return err ? 1 : 0;
 }

@@ -48,6 +48,7 @@ static const struct {
     enum command command;
 } commands[] = {
     {"serve", CMD_SERVE},     {"import", CMD_IMPORT}, {"migrate", CMD_MIGRATE},
+    {"relink", CMD_RELINK},
     {"check", CMD_CHECK},     {"help", CMD_HELP},     {"--help", CMD_HELP},
     {"-h", CMD_HELP},         {"--version", CMD_VERSION}, {"version", CMD_VERSION},
 };
@@ -86,11 +87,18 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
             cfg->command = commands[k].command;
             known = true;
         }
+    int first = 2;
+    if (!known && strcmp(argv[1], "entities") == 0 && argc > 2 && strcmp(argv[2], "import") == 0) {
+        cfg->command = CMD_ENTITIES_IMPORT;
+        known = true;
+        first = 3;
+    }
     if (!known) {
         snprintf(err, err_len, "unknown command '%s'", argv[1]);
         return false;
     }
-    for (int i = 2; i < argc; i++) {
+    bool takes_file = cfg->command == CMD_IMPORT || cfg->command == CMD_ENTITIES_IMPORT;
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             cfg->command = CMD_HELP;
@@ -114,7 +122,7 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
                 snprintf(err, err_len, "--threads takes a number from 1 to 256");
                 return false;
             }
-        } else if (cfg->command == CMD_IMPORT && !cfg->file && (a[0] != '-' || !a[1])) {
+        } else if (takes_file && !cfg->file && (a[0] != '-' || !a[1])) {
             cfg->file = a;
         } else {
             snprintf(err, err_len, "unexpected argument '%s' (see newsstand --help)", a);
@@ -125,7 +133,7 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
         snprintf(err, err_len, "%.40s needs a value", a);
         return false;
     }
-    if (cfg->command == CMD_IMPORT && !cfg->file) {
+    if (takes_file && !cfg->file && cfg->command != CMD_HELP) {
         snprintf(err, err_len, "import needs a file (or - for standard input)");
         return false;
     }
@@ -142,6 +150,10 @@ void config_usage(FILE *out)
           "  serve [--port 8080] [--bind 0.0.0.0] [--threads N]\n"
           "                      serve the HTTP API (migrates the database first)\n"
           "  import FILE.ndjson  import articles, one JSON object a line (FILE may be -)\n"
+          "  entities import FILE.ndjson\n"
+          "                      load a gazetteer: one {name, type, aliases, wikidata,\n"
+          "                      description} a line; existing entities are updated\n"
+          "  relink              re-scan every article for the known entities\n"
           "  migrate             apply pending schema migrations and exit\n"
           "  check               run integrity checks; exit 0 when the database is sound\n"
           "  --version           print the version\n"

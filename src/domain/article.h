@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "domain/entity.h"
+
 struct image {
     const char *url; /* NULL when the article has no image */
     const char *caption;
@@ -56,6 +58,10 @@ struct article_write {
     struct image image;
     const struct block *blocks;
     size_t n_blocks;
+    const char **topics; /* names or slugs, as written */
+    size_t n_topics;
+    const struct entity_write *entities; /* named by the writer */
+    size_t n_entities;
     const char *blocks_json; /* the blocks in their stored (wire) form */
     int word_count;
     unsigned char content_hash[16]; /* of the normalised write: spots no-op updates */

@@ -3,27 +3,12 @@
  */
 #include "domain/slug.h"
 
+#include "domain/fold.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
-
-/* Letters that have no decomposition but a customary ASCII spelling. */
-static const char *spell_out(utf8proc_int32_t cp)
-{
-    switch (cp) {
-    case 0x00E6: return "ae"; /* æ */
-    case 0x00F8: return "o";  /* ø */
-    case 0x0153: return "oe"; /* œ */
-    case 0x00DF: return "ss"; /* ß */
-    case 0x0111: return "d";  /* đ */
-    case 0x00F0: return "d";  /* ð */
-    case 0x0142: return "l";  /* ł */
-    case 0x00FE: return "th"; /* þ */
-    case 0x0131: return "i";  /* dotless i */
-    default: return NULL;
-    }
-}
 
 static bool is_apostrophe(utf8proc_int32_t cp)
 {
@@ -97,7 +82,7 @@ bool slug_make(const char *text, const char *fallback, char out[SLUG_BUF])
             full = !put(out, &len, "-", 1);
             pending_dash = false;
         }
-        const char *spelled = spell_out(cp);
+        const char *spelled = fold_spell_out(cp);
         if (!full)
             full = spelled ? !put(out, &len, spelled, strlen(spelled))
                            : !put(out, &len, bytes, (size_t)step);

@@ -1,12 +1,89 @@
 /*
- * ingest.c - parse + validate + upsert of one article, undone alone on failure.
+ * ingest.c - parse + validate + upsert + link, each write undone alone on
+ * failure.
  */
 #include "ingest/ingest.h"
 
-#include "json/article_parse.h"
+#include <stdlib.h>
 
-enum ns_err ingest_article(struct store *st, struct arena *a, const char *json, size_t len,
-                           int64_t now, enum upsert_result *result, int64_t *id,
+#include "domain/linking.h"
+#include "json/article_parse.h"
+#include "json/entity_parse.h"
+
+static void learn_name(void *cls, const char *name, int64_t id)
+{
+    /* A name with no words cannot be matched; a full matcher only misses it. */
+    (void)matcher_add(cls, name, id);
+}
+
+enum ns_err ingest_matcher_load(struct store *st, struct matcher **out)
+{
+    *out = matcher_new();
+    if (!*out)
+        return NS_ERR_NOMEM;
+    enum ns_err err = store_entity_names_each(st, learn_name, *out);
+    if (err) {
+        matcher_free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+/* Links the article to its topics and to the entities it names and mentions. */
+static enum ns_err link_article(struct store *st, struct matcher *m, struct arena *a,
+                                const struct article_write *w, int64_t id, bool created,
+                                int64_t now)
+{
+    int64_t *topic_ids = arena_calloc(a, w->n_topics + 1, sizeof(*topic_ids));
+    int64_t *given = arena_calloc(a, w->n_entities + 1, sizeof(*given));
+    if (!topic_ids || !given)
+        return NS_ERR_NOMEM;
+    enum ns_err err = NS_OK;
+    for (size_t i = 0; i < w->n_topics && !err; i++)
+        err = store_topic_resolve(st, w->topics[i], now, &topic_ids[i]);
+    if (!err)
+        err = store_article_topics_set(st, id, topic_ids, w->n_topics);
+    for (size_t i = 0; i < w->n_entities && !err; i++) {
+        enum upsert_result r;
+        err = store_entity_upsert(st, a, &w->entities[i], false, now, &r, &given[i], learn_name,
+                                  m);
+    }
+    if (err)
+        return err;
+    struct link_input in = {w->headline, w->standfirst, w->blocks, w->n_blocks, given,
+                            w->n_entities};
+    struct entity_link *links = NULL;
+    long n = linking_run(m, &in, &links);
+    if (n < 0)
+        return NS_ERR_NOMEM;
+    err = store_article_links_set(st, id, created, links, (size_t)n);
+    free(links);
+    return err;
+}
+
+/* Turns store refusals that the writer can fix into field errors. */
+static enum ns_err explain(enum ns_err err, const struct article_write *w,
+                           struct field_errors *fe)
+{
+    if (err == NS_ERR_NOT_FOUND) {
+        field_errors_add(fe, "publication",
+                         "no publication '%s': give an object with a name to create it",
+                         w->publication.slug ? w->publication.slug : "");
+        return NS_ERR_INVALID;
+    }
+    if (err == NS_ERR_CONFLICT) {
+        field_errors_add(fe, "url", "belongs to another article of this publication");
+        return NS_ERR_INVALID;
+    }
+    if (err == NS_ERR_INVALID) {
+        field_errors_add(fe, "topics", "a topic or entity name has no letters or digits");
+        return NS_ERR_INVALID;
+    }
+    return err;
+}
+
+enum ns_err ingest_article(struct store *st, struct matcher *m, struct arena *a, const char *json,
+                           size_t len, int64_t now, enum upsert_result *result, int64_t *id,
                            struct field_errors *fe)
 {
     struct article_write w;
@@ -17,18 +94,73 @@ enum ns_err ingest_article(struct store *st, struct arena *a, const char *json, 
     if (err)
         return err;
     err = store_article_upsert(st, a, &w, now, result, id);
+    if (!err && *result != UPSERT_UNCHANGED)
+        err = link_article(st, m, a, &w, *id, *result == UPSERT_CREATED, now);
     if (err == NS_OK)
         return store_release(st);
     store_rollback_savepoint(st);
-    if (err == NS_ERR_NOT_FOUND) {
-        field_errors_add(fe, "publication",
-                         "no publication '%s': give an object with a name to create it",
-                         w.publication.slug ? w.publication.slug : "");
-        return NS_ERR_INVALID;
+    return explain(err, &w, fe);
+}
+
+enum ns_err ingest_entity(struct store *st, struct matcher *m, struct arena *a, const char *json,
+                          size_t len, int64_t now, enum upsert_result *result, int64_t *id,
+                          struct field_errors *fe)
+{
+    struct entity_write w;
+    enum ns_err err = entity_parse(a, json, len, &w, fe);
+    if (err)
+        return err;
+    err = store_savepoint(st);
+    if (err)
+        return err;
+    err = store_entity_upsert(st, a, &w, true, now, result, id, learn_name, m);
+    if (err == NS_OK)
+        return store_release(st);
+    store_rollback_savepoint(st);
+    if (err == NS_ERR_INVALID) {
+        field_errors_add(fe, "name", "has no letters or digits");
+    } else if (err == NS_ERR_CONFLICT) {
+        field_errors_add(fe, "wikidata", "belongs to another entity");
+        err = NS_ERR_INVALID;
     }
-    if (err == NS_ERR_CONFLICT) {
-        field_errors_add(fe, "url", "belongs to another article of this publication");
-        return NS_ERR_INVALID;
+    return err;
+}
+
+struct relink_ctx {
+    struct store *st;
+    const struct matcher *m;
+    long count;
+};
+
+static enum ns_err relink_one(void *cls, const struct article_text *t)
+{
+    struct relink_ctx *r = cls;
+    struct arena a;
+    struct block *blocks = NULL;
+    int64_t *given = NULL;
+    size_t n_given = 0;
+    arena_init(&a);
+    long n_blocks = article_blocks_from_json(&a, t->blocks_json, &blocks);
+    enum ns_err err = n_blocks < 0 ? NS_ERR_DB : NS_OK;
+    if (!err)
+        err = store_article_given_entities(r->st, &a, t->id, &given, &n_given);
+    if (!err) {
+        struct link_input in = {t->headline, t->standfirst, blocks, (size_t)n_blocks, given,
+                                n_given};
+        struct entity_link *links = NULL;
+        long n = linking_run(r->m, &in, &links);
+        err = n < 0 ? NS_ERR_NOMEM : store_article_links_set(r->st, t->id, false, links, (size_t)n);
+        free(links);
     }
+    arena_release(&a);
+    r->count++;
+    return err;
+}
+
+enum ns_err ingest_relink(struct store *st, const struct matcher *m, long *count)
+{
+    struct relink_ctx r = {st, m, 0};
+    enum ns_err err = store_articles_each_text(st, relink_one, &r);
+    *count = r.count;
     return err;
 }

@@ -8,6 +8,9 @@
  */
 #include "json/article_parse.h"
 
+#include "json/entity_parse.h"
+#include "json/fields.h"
+
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@ enum {
     BLOCKS_MAX = 2000,
     TEXT_MAX = 100000,
     TOPICS_MAX = 100,
+    ENTITIES_MAX = 500,
 };
 
 /* Fields a client may send; anything else is refused (no mass assignment). */
@@ -39,121 +43,6 @@ static const char *const known_fields[] = {
     "image",       "blocks",      "body_text", "topics",   "entities",
 };
 
-struct ctx {
-    struct arena *a;
-    struct field_errors *fe;
-};
-
-/* True when s has no control characters (multi_line allows \n, \r and \t). */
-static bool clean_text(const char *s, bool multi_line)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == 0x7f)
-            return false;
-        if (*p < 0x20 && !(multi_line && (*p == '\n' || *p == '\r' || *p == '\t')))
-            return false;
-    }
-    return true;
-}
-
-static bool blank(const char *s)
-{
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
-            return false;
-    return true;
-}
-
-/* Code points in valid UTF-8 (jansson has checked it): bytes that start a character. */
-static size_t chars_in(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-/*
- * Reads key of obj as a string of 1..max bytes. Absent or null gives NULL
- * (and an error when required). Returns the arena copy, or NULL.
- */
-static const char *get_string(struct ctx *c, json_t *obj, const char *key, const char *field,
-                              size_t max, bool required, bool multi_line)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v)) {
-        if (required)
-            field_errors_add(c->fe, field, "is required");
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        field_errors_add(c->fe, field, "must be a string");
-        return NULL;
-    }
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
-    if (len != strlen(s) || !clean_text(s, multi_line)) {
-        field_errors_add(c->fe, field, "must not contain control characters");
-        return NULL;
-    }
-    if (blank(s)) {
-        if (required)
-            field_errors_add(c->fe, field, "must not be empty");
-        else
-            field_errors_add(c->fe, field, "must not be empty (leave it out instead)");
-        return NULL;
-    }
-    if (chars_in(s) > max) {
-        field_errors_add(c->fe, field, "must be at most %zu characters", max);
-        return NULL;
-    }
-    return arena_strdup(c->a, s);
-}
-
-static bool is_http_url(const char *s)
-{
-    const char *rest = NULL;
-    if (strncmp(s, "https://", 8) == 0)
-        rest = s + 8;
-    else if (strncmp(s, "http://", 7) == 0)
-        rest = s + 7;
-    if (!rest || !*rest || *rest == '/')
-        return false;
-    for (const char *p = s; *p; p++)
-        if (*p == ' ')
-            return false;
-    return true;
-}
-
-static const char *get_url(struct ctx *c, json_t *obj, const char *key, const char *field,
-                           bool required)
-{
-    const char *s = get_string(c, obj, key, field, URL_MAX, required, false);
-    if (s && !is_http_url(s)) {
-        field_errors_add(c->fe, field, "must be an absolute http or https URL");
-        return NULL;
-    }
-    return s;
-}
-
-static void check_keys(struct ctx *c, json_t *obj, const char *prefix, const char *const *allowed,
-                       size_t n_allowed)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        bool known = false;
-        for (size_t i = 0; i < n_allowed && !known; i++)
-            known = strcmp(key, allowed[i]) == 0;
-        if (!known) {
-            char field[256];
-            snprintf(field, sizeof(field), "%s%.200s", prefix, key);
-            field_errors_add(c->fe, field, "is not a known field");
-        }
-    }
-}
-
 /* True when s is already in slug form (what slug_make would make of it). */
 static bool is_slug(const char *s)
 {
@@ -162,7 +51,7 @@ static bool is_slug(const char *s)
     return strcmp(made, s) == 0;
 }
 
-static void parse_publication(struct ctx *c, json_t *root, struct publication_write *p)
+static void parse_publication(struct field_ctx *c, json_t *root, struct publication_write *p)
 {
     static const char *const keys[] = {"slug", "name", "homepage", "country", "language"};
     json_t *v = json_object_get(root, "publication");
@@ -172,7 +61,7 @@ static void parse_publication(struct ctx *c, json_t *root, struct publication_wr
         return;
     }
     if (json_is_string(v)) {
-        p->slug = get_string(c, root, "publication", "publication", SHORT_MAX, true, false);
+        p->slug = fields_string(c, root, "publication", "publication", SHORT_MAX, true, false);
         if (p->slug && !is_slug(p->slug))
             field_errors_add(c->fe, "publication", "must be a slug such as the-guardian-uk");
         return;
@@ -181,19 +70,19 @@ static void parse_publication(struct ctx *c, json_t *root, struct publication_wr
         field_errors_add(c->fe, "publication", "must be a slug or an object");
         return;
     }
-    check_keys(c, v, "publication.", keys, sizeof(keys) / sizeof(keys[0]));
-    p->slug = get_string(c, v, "slug", "publication.slug", SHORT_MAX, false, false);
-    p->name = get_string(c, v, "name", "publication.name", SHORT_MAX, true, false);
-    p->homepage = get_url(c, v, "homepage", "publication.homepage", false);
-    p->country = get_string(c, v, "country", "publication.country", 2, false, false);
-    p->language = get_string(c, v, "language", "publication.language", 35, false, false);
+    fields_check_keys(c, v, "publication.", keys, sizeof(keys) / sizeof(keys[0]));
+    p->slug = fields_string(c, v, "slug", "publication.slug", SHORT_MAX, false, false);
+    p->name = fields_string(c, v, "name", "publication.name", SHORT_MAX, true, false);
+    p->homepage = fields_url(c, v, "homepage", "publication.homepage", false);
+    p->country = fields_string(c, v, "country", "publication.country", 2, false, false);
+    p->language = fields_string(c, v, "language", "publication.language", 35, false, false);
     if (p->language && !params_language(p->language))
         field_errors_add(c->fe, "publication.language", "must be a language code such as en");
     if (p->slug && !is_slug(p->slug))
         field_errors_add(c->fe, "publication.slug", "must be a slug such as the-guardian-uk");
 }
 
-static void parse_image(struct ctx *c, json_t *root, struct image *img)
+static void parse_image(struct field_ctx *c, json_t *root, struct image *img)
 {
     static const char *const keys[] = {"url", "caption", "credit", "alt", "width", "height"};
     json_t *v = json_object_get(root, "image");
@@ -204,11 +93,11 @@ static void parse_image(struct ctx *c, json_t *root, struct image *img)
         field_errors_add(c->fe, "image", "must be an object or null");
         return;
     }
-    check_keys(c, v, "image.", keys, sizeof(keys) / sizeof(keys[0]));
-    img->url = get_url(c, v, "url", "image.url", true);
-    img->caption = get_string(c, v, "caption", "image.caption", STANDFIRST_MAX, false, false);
-    img->credit = get_string(c, v, "credit", "image.credit", SHORT_MAX, false, false);
-    img->alt = get_string(c, v, "alt", "image.alt", STANDFIRST_MAX, false, false);
+    fields_check_keys(c, v, "image.", keys, sizeof(keys) / sizeof(keys[0]));
+    img->url = fields_url(c, v, "url", "image.url", true);
+    img->caption = fields_string(c, v, "caption", "image.caption", STANDFIRST_MAX, false, false);
+    img->credit = fields_string(c, v, "credit", "image.credit", SHORT_MAX, false, false);
+    img->alt = fields_string(c, v, "alt", "image.alt", STANDFIRST_MAX, false, false);
     const char *dims[] = {"width", "height"};
     int *out[] = {&img->width, &img->height};
     for (int i = 0; i < 2; i++) {
@@ -224,7 +113,7 @@ static void parse_image(struct ctx *c, json_t *root, struct image *img)
     }
 }
 
-static void parse_authors(struct ctx *c, json_t *root, struct article_write *w)
+static void parse_authors(struct field_ctx *c, json_t *root, struct article_write *w)
 {
     json_t *v = json_object_get(root, "authors");
     w->authors = NULL;
@@ -251,7 +140,7 @@ static void parse_authors(struct ctx *c, json_t *root, struct article_write *w)
         char field[32];
         snprintf(field, sizeof(field), "authors[%zu]", i);
         json_t *wrap = json_pack("{sO}", "n", item);
-        const char *name = wrap ? get_string(c, wrap, "n", field, SHORT_MAX, true, false) : NULL;
+        const char *name = wrap ? fields_string(c, wrap, "n", field, SHORT_MAX, true, false) : NULL;
         json_decref(wrap);
         if (!name)
             continue;
@@ -263,7 +152,7 @@ static void parse_authors(struct ctx *c, json_t *root, struct article_write *w)
     }
 }
 
-static bool parse_block(struct ctx *c, json_t *b, size_t i, struct block *out)
+static bool parse_block(struct field_ctx *c, json_t *b, size_t i, struct block *out)
 {
     static const char *const text_keys[] = {"type", "text"};
     static const char *const quote_keys[] = {"type", "text", "attribution"};
@@ -286,23 +175,23 @@ static bool parse_block(struct ctx *c, json_t *b, size_t i, struct block *out)
     snprintf(field, sizeof(field), "%stext", prefix);
     if (strcmp(type, "paragraph") == 0 || strcmp(type, "heading") == 0) {
         out->type = type[0] == 'p' ? BLOCK_PARAGRAPH : BLOCK_HEADING;
-        check_keys(c, b, prefix, text_keys, 2);
-        out->text = get_string(c, b, "text", field, TEXT_MAX, true, true);
+        fields_check_keys(c, b, prefix, text_keys, 2);
+        out->text = fields_string(c, b, "text", field, TEXT_MAX, true, true);
     } else if (strcmp(type, "quote") == 0) {
         out->type = BLOCK_QUOTE;
-        check_keys(c, b, prefix, quote_keys, 3);
-        out->text = get_string(c, b, "text", field, TEXT_MAX, true, true);
+        fields_check_keys(c, b, prefix, quote_keys, 3);
+        out->text = fields_string(c, b, "text", field, TEXT_MAX, true, true);
         snprintf(field, sizeof(field), "%sattribution", prefix);
-        out->attribution = get_string(c, b, "attribution", field, SHORT_MAX, false, false);
+        out->attribution = fields_string(c, b, "attribution", field, SHORT_MAX, false, false);
     } else if (strcmp(type, "image") == 0) {
         out->type = BLOCK_IMAGE;
-        check_keys(c, b, prefix, image_keys, 4);
+        fields_check_keys(c, b, prefix, image_keys, 4);
         snprintf(field, sizeof(field), "%surl", prefix);
-        out->url = get_url(c, b, "url", field, true);
+        out->url = fields_url(c, b, "url", field, true);
         snprintf(field, sizeof(field), "%scaption", prefix);
-        out->caption = get_string(c, b, "caption", field, STANDFIRST_MAX, false, false);
+        out->caption = fields_string(c, b, "caption", field, STANDFIRST_MAX, false, false);
         snprintf(field, sizeof(field), "%scredit", prefix);
-        out->credit = get_string(c, b, "credit", field, SHORT_MAX, false, false);
+        out->credit = fields_string(c, b, "credit", field, SHORT_MAX, false, false);
     } else {
         snprintf(field, sizeof(field), "%stype", prefix);
         field_errors_add(c->fe, field, "must be paragraph, heading, quote or image");
@@ -311,7 +200,7 @@ static bool parse_block(struct ctx *c, json_t *b, size_t i, struct block *out)
     return c->fe->count == before;
 }
 
-static void parse_body(struct ctx *c, json_t *root, struct article_write *w)
+static void parse_body(struct field_ctx *c, json_t *root, struct article_write *w)
 {
     json_t *blocks = json_object_get(root, "blocks");
     json_t *text = json_object_get(root, "body_text");
@@ -324,7 +213,7 @@ static void parse_body(struct ctx *c, json_t *root, struct article_write *w)
         return;
     }
     if (has_text) {
-        const char *body = get_string(c, root, "body_text", "body_text", TEXT_MAX * 10, true, true);
+        const char *body = fields_string(c, root, "body_text", "body_text", TEXT_MAX * 10, true, true);
         struct block *made = NULL;
         long n = body ? blocks_from_text(c->a, body, &made) : 0;
         if (n < 0)
@@ -357,48 +246,83 @@ static void parse_body(struct ctx *c, json_t *root, struct article_write *w)
     }
 }
 
-/* topics and entities: checked for shape only until the entities issue stores them. */
-static void check_links(struct ctx *c, json_t *root)
+static void parse_topics(struct field_ctx *c, json_t *root, struct article_write *w)
 {
     json_t *topics = json_object_get(root, "topics");
-    if (topics && !json_is_null(topics)) {
-        size_t i;
-        json_t *t;
-        bool ok = json_is_array(topics) && json_array_size(topics) <= TOPICS_MAX;
-        json_array_foreach(topics, i, t) ok = ok && json_is_string(t) && json_string_length(t) > 0;
-        if (!ok)
-            field_errors_add(c->fe, "topics", "must be an array of at most %d topic names",
-                             TOPICS_MAX);
+    w->topics = NULL;
+    w->n_topics = 0;
+    if (!topics || json_is_null(topics))
+        return;
+    if (!json_is_array(topics) || json_array_size(topics) > TOPICS_MAX) {
+        field_errors_add(c->fe, "topics", "must be an array of at most %d topic names or slugs",
+                         TOPICS_MAX);
+        return;
     }
-    json_t *entities = json_object_get(root, "entities");
-    if (entities && !json_is_null(entities)) {
-        size_t i;
-        json_t *e;
-        bool ok = json_is_array(entities);
-        json_array_foreach(entities, i, e) ok =
-            ok && json_is_object(e) && json_is_string(json_object_get(e, "name"));
-        if (!ok)
-            field_errors_add(c->fe, "entities", "must be an array of objects with a name");
+    w->topics = arena_calloc(c->a, json_array_size(topics) + 1, sizeof(*w->topics));
+    if (!w->topics) {
+        field_errors_add(c->fe, "topics", "out of memory");
+        return;
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(topics, i, t)
+    {
+        char field[32];
+        snprintf(field, sizeof(field), "topics[%zu]", i);
+        json_t *wrap = json_pack("{sO}", "t", t);
+        const char *name = wrap ? fields_string(c, wrap, "t", field, SHORT_MAX, true, false) : NULL;
+        json_decref(wrap);
+        if (name)
+            w->topics[w->n_topics++] = name;
     }
 }
 
-static void parse_scalars(struct ctx *c, json_t *root, struct article_write *w)
+static void parse_entities(struct field_ctx *c, json_t *root, struct article_write *w)
 {
-    w->external_id = get_string(c, root, "external_id", "external_id", ID_MAX, false, false);
-    w->url = get_url(c, root, "url", "url", false);
-    w->headline = get_string(c, root, "headline", "headline", HEADLINE_MAX, true, false);
-    w->standfirst = get_string(c, root, "standfirst", "standfirst", STANDFIRST_MAX, false, true);
-    w->section = get_string(c, root, "section", "section", SHORT_MAX, false, false);
-    w->language = get_string(c, root, "language", "language", 35, false, false);
+    json_t *entities = json_object_get(root, "entities");
+    w->entities = NULL;
+    w->n_entities = 0;
+    if (!entities || json_is_null(entities))
+        return;
+    if (!json_is_array(entities) || json_array_size(entities) > ENTITIES_MAX) {
+        field_errors_add(c->fe, "entities", "must be an array of at most %d entities",
+                         ENTITIES_MAX);
+        return;
+    }
+    struct entity_write *out = arena_calloc(c->a, json_array_size(entities) + 1, sizeof(*out));
+    if (!out) {
+        field_errors_add(c->fe, "entities", "out of memory");
+        return;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(entities, i, e)
+    {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "entities[%zu].", i);
+        if (entity_from_json(c, e, prefix, &out[w->n_entities]))
+            w->n_entities++;
+    }
+    w->entities = out;
+}
+
+static void parse_scalars(struct field_ctx *c, json_t *root, struct article_write *w)
+{
+    w->external_id = fields_string(c, root, "external_id", "external_id", ID_MAX, false, false);
+    w->url = fields_url(c, root, "url", "url", false);
+    w->headline = fields_string(c, root, "headline", "headline", HEADLINE_MAX, true, false);
+    w->standfirst = fields_string(c, root, "standfirst", "standfirst", STANDFIRST_MAX, false, true);
+    w->section = fields_string(c, root, "section", "section", SHORT_MAX, false, false);
+    w->language = fields_string(c, root, "language", "language", 35, false, false);
     if (w->language && !params_language(w->language)) {
         field_errors_add(c->fe, "language", "must be a language code such as en or pt-br");
         w->language = NULL;
     }
-    const char *published = get_string(c, root, "published_at", "published_at", 64, true, false);
+    const char *published = fields_string(c, root, "published_at", "published_at", 64, true, false);
     if (published && !timefmt_parse(published, &w->published_at))
         field_errors_add(c->fe, "published_at",
                          "must be an RFC 3339 date-time such as 2023-02-22T14:05:00Z");
-    const char *access = get_string(c, root, "access", "access", 16, false, false);
+    const char *access = fields_string(c, root, "access", "access", 16, false, false);
     w->premium = access && strcmp(access, "premium") == 0;
     if (access && !w->premium && strcmp(access, "free") != 0)
         field_errors_add(c->fe, "access", "must be free or premium");
@@ -471,18 +395,19 @@ enum ns_err article_parse(struct arena *a, const char *text, size_t len, struct 
         field_errors_add(fe, "body", "invalid JSON: %s (at byte %d)", jerr.text, jerr.position);
         return NS_ERR_INVALID;
     }
-    struct ctx c = {.a = a, .fe = fe};
+    struct field_ctx c = {.a = a, .fe = fe};
     size_t before = fe->count;
     if (!json_is_object(root)) {
         field_errors_add(fe, "body", "must be a JSON object");
     } else {
-        check_keys(&c, root, "", known_fields, sizeof(known_fields) / sizeof(known_fields[0]));
+        fields_check_keys(&c, root, "", known_fields, sizeof(known_fields) / sizeof(known_fields[0]));
         parse_publication(&c, root, &w->publication);
         parse_scalars(&c, root, w);
         parse_image(&c, root, &w->image);
         parse_authors(&c, root, w);
         parse_body(&c, root, w);
-        check_links(&c, root);
+        parse_topics(&c, root, w);
+        parse_entities(&c, root, w);
     }
     enum ns_err err = fe->count == before ? NS_OK : NS_ERR_INVALID;
     if (!err) {
@@ -492,4 +417,28 @@ enum ns_err article_parse(struct arena *a, const char *text, size_t len, struct 
     }
     json_decref(root);
     return err;
+}
+
+long article_blocks_from_json(struct arena *a, const char *text, struct block **out)
+{
+    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+    long n = -1;
+    if (arr && json_is_array(arr)) {
+        struct field_errors fe;
+        struct field_ctx c = {.a = a, .fe = &fe};
+        field_errors_init(&fe, a);
+        *out = arena_calloc(a, json_array_size(arr) + 1, sizeof(**out));
+        n = *out ? 0 : -1;
+        size_t i;
+        json_t *b;
+        json_array_foreach(arr, i, b)
+        {
+            if (n >= 0 && parse_block(&c, b, i, &(*out)[n]))
+                n++;
+            else
+                n = -1;
+        }
+    }
+    json_decref(arr);
+    return n;
 }

@@ -24,4 +24,10 @@
 enum ns_err article_parse(struct arena *a, const char *text, size_t len, struct article_write *w,
                           struct field_errors *fe);
 
+/*
+ * Reads blocks stored by article_parse (blocks_json) back into structs in
+ * the arena. Returns their number, or -1 when the text is not such blocks.
+ */
+long article_blocks_from_json(struct arena *a, const char *text, struct block **out);
+
 #endif

@@ -56,6 +56,46 @@ static json_t *authors_to_json(const struct article_row *r)
     return arr;
 }
 
+static json_t *topic_ref_to_json(const struct topic_ref *t)
+{
+    return json_pack("{sI,ss,ss}", "id", (json_int_t)t->id, "slug", t->slug, "name", t->name);
+}
+
+json_t *entity_ref_to_json(const struct entity_ref *e, bool with_mentions)
+{
+    json_t *o = json_pack("{sI,ss,ss,ss}", "id", (json_int_t)e->id, "slug", e->slug, "name",
+                          e->name, "type", e->type);
+    if (o && with_mentions) {
+        /* three decimals: the score is a ranking signal, not a measurement */
+        double salience = (double)(long long)(e->salience * 1000.0 + 0.5) / 1000.0;
+        json_object_set_new(o, "mentions", json_integer(e->mentions));
+        json_object_set_new(o, "salience", json_real(salience));
+    }
+    return o;
+}
+
+static json_t *topics_to_json(const struct article_row *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < r->n_topics; i++)
+        if (json_array_append_new(arr, topic_ref_to_json(&r->topics[i]))) {
+            json_decref(arr);
+            return NULL;
+        }
+    return arr;
+}
+
+static json_t *entities_to_json(const struct article_row *r, size_t max, bool with_mentions)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < r->n_entities && i < max; i++)
+        if (json_array_append_new(arr, entity_ref_to_json(&r->entities[i], with_mentions))) {
+            json_decref(arr);
+            return NULL;
+        }
+    return arr;
+}
+
 json_t *article_summary_to_json(const struct article_row *r)
 {
     return json_pack(
@@ -66,7 +106,7 @@ json_t *article_summary_to_json(const struct article_row *r)
         "published_at", time_json(r->published_at), "updated_at", time_json(r->updated_at),
         "language", r->language, "access", r->premium ? "premium" : "free", "word_count",
         (json_int_t)r->word_count, "reading_time_minutes", reading_time_minutes(r->word_count),
-        "topics", json_array(), "entities", json_array());
+        "topics", topics_to_json(r), "entities", entities_to_json(r, SUMMARY_ENTITIES_MAX, false));
 }
 
 /* The stored blocks, cut to the preview when locked; *shown says how many. */
@@ -97,8 +137,13 @@ json_t *article_full_to_json(const struct article_row *r, bool locked)
                                      "membership_required", "preview_blocks", shown,
                                      "trial_days", PAYWALL_TRIAL_DAYS)
                          : json_pack("{sb}", "locked", 0);
-    if (!paywall || json_object_set_new(o, "blocks", blocks) ||
-        json_object_set_new(o, "paywall", paywall)) {
+    if (!paywall) {
+        json_decref(blocks);
+        json_decref(o);
+        return NULL;
+    }
+    if (json_object_set_new(o, "blocks", blocks) || json_object_set_new(o, "paywall", paywall) ||
+        json_object_set_new(o, "entities", entities_to_json(r, r->n_entities, true))) {
         json_decref(o);
         return NULL;
     }
@@ -119,4 +164,58 @@ json_t *author_to_json(const struct author_row *a)
                      a->name, "publication",
                      a->has_publication ? publication_ref_to_json(&a->publication) : json_null(),
                      "article_count", (json_int_t)a->article_count);
+}
+
+static json_t *time_or_null(bool set, int64_t t)
+{
+    return set ? time_json(t) : json_null();
+}
+
+json_t *entity_to_json(const struct entity_row *e)
+{
+    json_t *aliases = json_array();
+    for (size_t i = 0; aliases && i < e->n_aliases; i++)
+        if (json_array_append_new(aliases, json_string(e->aliases[i]))) {
+            json_decref(aliases);
+            aliases = NULL;
+        }
+    return json_pack("{sI,ss,ss,ss,so,so,so,sI,so,so}", "id", (json_int_t)e->id, "slug", e->slug,
+                     "name", e->name, "type", e->type, "description",
+                     str_or_null(e->description), "aliases", aliases, "wikidata",
+                     str_or_null(e->wikidata), "article_count", (json_int_t)e->article_count,
+                     "first_seen", time_or_null(e->seen, e->first_seen), "last_seen",
+                     time_or_null(e->seen, e->last_seen));
+}
+
+json_t *related_to_json(const struct related_row *r)
+{
+    json_t *o = entity_ref_to_json(&r->entity, false);
+    if (o && json_object_set_new(o, "count", json_integer(r->count))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *topic_to_json(const struct topic_row *t, const char *trend_window)
+{
+    json_t *o = json_pack("{sI,ss,ss,so,sI}", "id", (json_int_t)t->id, "slug", t->slug, "name",
+                          t->name, "parent",
+                          t->has_parent ? topic_ref_to_json(&t->parent) : json_null(),
+                          "article_count", (json_int_t)t->article_count);
+    if (o && trend_window &&
+        json_object_set_new(o, "trend",
+                            json_pack("{ss,sI,sI}", "window", trend_window, "articles",
+                                      (json_int_t)t->trend_articles, "reads",
+                                      (json_int_t)t->trend_reads))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *facet_to_json(const struct facet_row *f)
+{
+    return json_pack("{ss,ss,sI}", "slug", f->slug ? f->slug : "", "name", f->name ? f->name : "",
+                     "count", (json_int_t)f->count);
 }

@@ -21,6 +21,14 @@ json_t *article_summary_to_json(const struct article_row *r);
  */
 json_t *article_full_to_json(const struct article_row *r, bool locked);
 
+/* An entity reference; with_mentions adds mentions and salience (full article form). */
+json_t *entity_ref_to_json(const struct entity_ref *e, bool with_mentions);
+json_t *entity_to_json(const struct entity_row *e);
+json_t *related_to_json(const struct related_row *r);
+/* A topic; trend_window (e.g. "24h") adds its trend figures, NULL leaves them out. */
+json_t *topic_to_json(const struct topic_row *t, const char *trend_window);
+json_t *facet_to_json(const struct facet_row *f);
+
 json_t *publication_ref_to_json(const struct publication_ref *p);
 json_t *publication_to_json(const struct publication_row *p);
 json_t *author_to_json(const struct author_row *a);

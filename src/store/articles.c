@@ -54,6 +54,91 @@ static enum ns_err read_authors(struct store *st, struct arena *a, struct articl
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 
+static enum ns_err read_topics(struct store *st, struct arena *a, struct article_row *r)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT t.id, t.slug, t.name FROM article_topics x"
+                                     " JOIN topics t ON t.id = x.topic_id"
+                                     " WHERE x.article_id = ? ORDER BY t.name, t.id");
+    if (!s)
+        return store_err(sqlite3_errcode(st->db));
+    sqlite3_bind_int64(s, 1, r->id);
+    size_t cap = 0;
+    int rc;
+    r->topics = NULL;
+    r->n_topics = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (r->n_topics == cap) {
+            cap = cap ? cap * 2 : 4;
+            struct topic_ref *grown = arena_calloc(a, cap, sizeof(*grown));
+            if (!grown) {
+                sqlite3_reset(s);
+                return NS_ERR_NOMEM;
+            }
+            if (r->n_topics)
+                memcpy(grown, r->topics, r->n_topics * sizeof(*grown));
+            r->topics = grown;
+        }
+        struct topic_ref *t = &r->topics[r->n_topics++];
+        t->id = sqlite3_column_int64(s, 0);
+        t->slug = col_text(a, s, 1);
+        t->name = col_text(a, s, 2);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? NS_OK : store_err(rc);
+}
+
+/* Reads the article's entities, most salient first; at most max of them (-1: all). */
+static enum ns_err read_entities(struct store *st, struct arena *a, struct article_row *r,
+                                 int max)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT e.id, e.slug, e.name, e.type, x.mentions, x.salience"
+                                     " FROM article_entities x JOIN entities e ON e.id = x.entity_id"
+                                     " WHERE x.article_id = ?"
+                                     " ORDER BY x.salience DESC, x.mentions DESC, e.id LIMIT ?");
+    if (!s)
+        return store_err(sqlite3_errcode(st->db));
+    sqlite3_bind_int64(s, 1, r->id);
+    sqlite3_bind_int(s, 2, max);
+    size_t cap = 0;
+    int rc;
+    r->entities = NULL;
+    r->n_entities = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (r->n_entities == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct entity_ref *grown = arena_calloc(a, cap, sizeof(*grown));
+            if (!grown) {
+                sqlite3_reset(s);
+                return NS_ERR_NOMEM;
+            }
+            if (r->n_entities)
+                memcpy(grown, r->entities, r->n_entities * sizeof(*grown));
+            r->entities = grown;
+        }
+        struct entity_ref *e = &r->entities[r->n_entities++];
+        e->id = sqlite3_column_int64(s, 0);
+        e->slug = col_text(a, s, 1);
+        e->name = col_text(a, s, 2);
+        e->type = col_text(a, s, 3);
+        e->mentions = sqlite3_column_int(s, 4);
+        e->salience = sqlite3_column_double(s, 5);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? NS_OK : store_err(rc);
+}
+
+/* Authors, topics and entities of a row already read. */
+static enum ns_err read_links(struct store *st, struct arena *a, struct article_row *r,
+                              int max_entities)
+{
+    enum ns_err err = read_authors(st, a, r);
+    if (!err)
+        err = read_topics(st, a, r);
+    if (!err)
+        err = read_entities(st, a, r, max_entities);
+    return err;
+}
+
 static void read_summary(struct arena *a, sqlite3_stmt *s, struct article_row *r)
 {
     r->id = sqlite3_column_int64(s, 0);
@@ -97,7 +182,7 @@ enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, con
     sqlite3_reset(s);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? NS_ERR_NOT_FOUND : store_err(rc);
-    return read_authors(st, a, out);
+    return read_links(st, a, out, -1);
 }
 
 /* One bound value of a dynamically assembled query. */
@@ -107,9 +192,12 @@ struct bind {
     const char *t;
 };
 
+/* Ids across all list filters; the rest of a query binds at most 10 more values. */
+#define FILTER_IDS_MAX 40
+
 struct query {
     struct buf sql;
-    struct bind binds[32];
+    struct bind binds[FILTER_IDS_MAX + 10];
     int n;
 };
 
@@ -136,6 +224,16 @@ static void where_filters(struct query *q, const struct article_filter *f)
               " AND EXISTS (SELECT 1 FROM article_authors aa"
               " WHERE aa.article_id = a.id AND aa.author_id = ?)",
               f->author_ids[i]);
+    for (size_t i = 0; i < f->n_topics; i++)
+        q_int(q,
+              " AND EXISTS (SELECT 1 FROM article_topics xt"
+              " WHERE xt.article_id = a.id AND xt.topic_id = ?)",
+              f->topic_ids[i]);
+    for (size_t i = 0; i < f->n_entities; i++)
+        q_int(q,
+              " AND EXISTS (SELECT 1 FROM article_entities xe"
+              " WHERE xe.article_id = a.id AND xe.entity_id = ?)",
+              f->entity_ids[i]);
     if (f->section_key)
         q_text(q, " AND a.section_key = ?", f->section_key);
     if (f->language)
@@ -181,8 +279,8 @@ static enum ns_err count_matches(struct store *st, const struct article_filter *
 enum ns_err store_articles_list(struct store *st, struct arena *a, const struct article_filter *f,
                                 struct article_row **rows, size_t *n, int64_t *total)
 {
-    if (f->n_publications + f->n_authors > 20)
-        return NS_ERR_INVALID;
+    if (f->n_publications + f->n_authors + f->n_topics + f->n_entities > FILTER_IDS_MAX)
+        return NS_ERR_BAD_PARAM;
     enum ns_err err = count_matches(st, f, total);
     if (err)
         return err;
@@ -222,6 +320,58 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
     if (*n < (size_t)f->limit && rc != SQLITE_DONE)
         return store_err(rc);
     for (size_t i = 0; i < *n && !err; i++)
-        err = read_authors(st, a, &(*rows)[i]);
+        err = read_links(st, a, &(*rows)[i], SUMMARY_ENTITIES_MAX);
     return err;
+}
+
+/* SELECT heads of each facet: slug, name, count over the filtered articles `a`. */
+static const char *const facet_heads[] = {
+    [FACET_PUBLICATION] = "SELECT p.slug, p.name, count(*) AS c FROM articles a"
+                          " JOIN publications p ON p.id = a.publication_id",
+    [FACET_TOPIC] = "SELECT t.slug, t.name, count(*) AS c FROM articles a"
+                    " JOIN article_topics ft ON ft.article_id = a.id"
+                    " JOIN topics t ON t.id = ft.topic_id",
+    [FACET_ENTITY] = "SELECT e.slug, e.name, count(*) AS c FROM articles a"
+                     " JOIN article_entities fe ON fe.article_id = a.id"
+                     " JOIN entities e ON e.id = fe.entity_id",
+    [FACET_SECTION] = "SELECT a.section_key, min(a.section), count(*) AS c FROM articles a",
+};
+
+static const char *const facet_tails[] = {
+    [FACET_PUBLICATION] = " GROUP BY p.id ORDER BY c DESC, p.slug LIMIT ?",
+    [FACET_TOPIC] = " GROUP BY t.id ORDER BY c DESC, t.slug LIMIT ?",
+    [FACET_ENTITY] = " GROUP BY e.id ORDER BY c DESC, e.slug LIMIT ?",
+    [FACET_SECTION] = " AND a.section_key IS NOT NULL GROUP BY a.section_key"
+                      " ORDER BY c DESC, a.section_key LIMIT ?",
+};
+
+enum ns_err store_articles_facet(struct store *st, struct arena *a, const struct article_filter *f,
+                                 enum facet_kind kind, struct facet_row **rows, size_t *n)
+{
+    if (f->n_publications + f->n_authors + f->n_topics + f->n_entities > FILTER_IDS_MAX)
+        return NS_ERR_BAD_PARAM;
+    struct query q = {.n = 0};
+    buf_init(&q.sql);
+    buf_puts(&q.sql, facet_heads[kind]);
+    where_filters(&q, f);
+    q_int(&q, facet_tails[kind], FACET_TOP);
+    sqlite3_stmt *s = q_prepare(st, &q);
+    buf_release(&q.sql);
+    if (!s)
+        return store_err(sqlite3_errcode(st->db));
+    *n = 0;
+    *rows = arena_calloc(a, FACET_TOP, sizeof(**rows));
+    if (!*rows) {
+        sqlite3_reset(s);
+        return NS_ERR_NOMEM;
+    }
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < FACET_TOP) {
+        struct facet_row *r = &(*rows)[(*n)++];
+        r->slug = col_text(a, s, 0);
+        r->name = col_text(a, s, 1);
+        r->count = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? NS_OK : store_err(rc);
 }

@@ -16,16 +16,17 @@ struct slug_sql {
     const char *max_suffix;
 };
 
+#define SLUG_SQL(table)                                                                            \
+    {"SELECT 1 FROM " table " WHERE slug = ?1",                                                    \
+     "SELECT max(CAST(substr(slug, length(?1) + 2) AS INTEGER)) FROM " table                       \
+     " WHERE slug GLOB ?2"}
+
 static const struct slug_sql slug_sql[] = {
-    [SLUG_ARTICLES] = {"SELECT 1 FROM articles WHERE slug = ?1",
-                       "SELECT max(CAST(substr(slug, length(?1) + 2) AS INTEGER)) FROM articles"
-                       " WHERE slug GLOB ?2"},
-    [SLUG_PUBLICATIONS] = {"SELECT 1 FROM publications WHERE slug = ?1",
-                           "SELECT max(CAST(substr(slug, length(?1) + 2) AS INTEGER))"
-                           " FROM publications WHERE slug GLOB ?2"},
-    [SLUG_AUTHORS] = {"SELECT 1 FROM authors WHERE slug = ?1",
-                      "SELECT max(CAST(substr(slug, length(?1) + 2) AS INTEGER)) FROM authors"
-                      " WHERE slug GLOB ?2"},
+    [SLUG_ARTICLES] = SLUG_SQL("articles"),
+    [SLUG_PUBLICATIONS] = SLUG_SQL("publications"),
+    [SLUG_AUTHORS] = SLUG_SQL("authors"),
+    [SLUG_ENTITIES] = SLUG_SQL("entities"),
+    [SLUG_TOPICS] = SLUG_SQL("topics"),
 };
 
 /* Sets *taken; returns an error only when the query fails. */

@@ -7,7 +7,7 @@
 #include "domain/slug.h"
 #include "store/store_impl.h"
 
-enum slug_table { SLUG_ARTICLES, SLUG_PUBLICATIONS, SLUG_AUTHORS };
+enum slug_table { SLUG_ARTICLES, SLUG_PUBLICATIONS, SLUG_AUTHORS, SLUG_ENTITIES, SLUG_TOPICS };
 
 /*
  * Writes into out the first free slug of table t: base itself, else base-N

@@ -17,6 +17,8 @@
 #include "core/err.h"
 #include "domain/article.h"
 #include "domain/cursor.h"
+#include "domain/entity.h"
+#include "domain/linking.h"
 
 struct store;
 
@@ -118,6 +120,24 @@ struct author_ref {
     const char *name;
 };
 
+struct topic_ref {
+    int64_t id;
+    const char *slug;
+    const char *name;
+};
+
+struct entity_ref {
+    int64_t id;
+    const char *slug;
+    const char *name;
+    const char *type;
+    int mentions;
+    double salience;
+};
+
+/* Entities carried by an article summary: the most salient ones. */
+#define SUMMARY_ENTITIES_MAX 10
+
 struct article_row {
     int64_t id;
     const char *slug;
@@ -135,6 +155,10 @@ struct article_row {
     int64_t updated_at;
     int word_count;
     const char *blocks_json; /* only filled by store_article_get */
+    struct topic_ref *topics; /* by name */
+    size_t n_topics;
+    struct entity_ref *entities; /* most salient first */
+    size_t n_entities;
 };
 
 enum article_access { ACCESS_ANY, ACCESS_FREE, ACCESS_PREMIUM };
@@ -145,6 +169,10 @@ struct article_filter {
     size_t n_publications;
     const int64_t *author_ids; /* all must match */
     size_t n_authors;
+    const int64_t *topic_ids; /* all must match */
+    size_t n_topics;
+    const int64_t *entity_ids; /* all must match */
+    size_t n_entities;
     const char *section_key; /* NULL: any */
     const char *language;    /* NULL: any */
     enum article_access access;
@@ -164,7 +192,20 @@ struct article_filter {
 enum ns_err store_articles_list(struct store *st, struct arena *a, const struct article_filter *f,
                                 struct article_row **rows, size_t *n, int64_t *total);
 
-/* Finds one article, with its blocks, by id (when id > 0) or slug. */
+enum facet_kind { FACET_PUBLICATION, FACET_TOPIC, FACET_ENTITY, FACET_SECTION };
+#define FACET_TOP 10
+
+struct facet_row {
+    const char *slug;
+    const char *name;
+    int64_t count;
+};
+
+/* The FACET_TOP most frequent values of kind over every article matching f (page ignored). */
+enum ns_err store_articles_facet(struct store *st, struct arena *a, const struct article_filter *f,
+                                 enum facet_kind kind, struct facet_row **rows, size_t *n);
+
+/* Finds one article, with its blocks and every linked entity, by id (when id > 0) or slug. */
 enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, const char *slug,
                               struct article_row *out);
 
@@ -180,5 +221,131 @@ enum upsert_result { UPSERT_CREATED, UPSERT_UPDATED, UPSERT_UNCHANGED };
  */
 enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct article_write *w,
                                  int64_t now, enum upsert_result *result, int64_t *id);
+
+/*
+ * Replaces the article's topic links and entity links, keeping entity
+ * counters (article_count, first_seen, last_seen) exact. Inside the
+ * caller's transaction. created says the article is new (cheaper upkeep).
+ */
+enum ns_err store_article_topics_set(struct store *st, int64_t article_id, const int64_t *ids,
+                                     size_t n);
+enum ns_err store_article_links_set(struct store *st, int64_t article_id, bool created,
+                                    const struct entity_link *links, size_t n);
+
+/* The ids of the entities the writer named for an article (kept by relink). */
+enum ns_err store_article_given_entities(struct store *st, struct arena *a, int64_t article_id,
+                                         int64_t **ids, size_t *n);
+
+/* What relink reads of each article. */
+struct article_text {
+    int64_t id;
+    const char *headline;
+    const char *standfirst;
+    const char *blocks_json;
+};
+
+/* Calls fn for every article in id order; stops at the first error fn returns. */
+enum ns_err store_articles_each_text(struct store *st,
+                                     enum ns_err (*fn)(void *cls, const struct article_text *t),
+                                     void *cls);
+
+/* --- entities (entities.c) --- */
+
+struct entity_row {
+    int64_t id;
+    const char *slug;
+    const char *name;
+    const char *type;
+    const char *description;
+    const char *wikidata;
+    const char **aliases; /* sorted */
+    size_t n_aliases;
+    int64_t article_count;
+    bool seen;
+    int64_t first_seen, last_seen;
+};
+
+/*
+ * Finds an entity by id (digits), slug, or alias (its text or slug form).
+ * NS_ERR_NOT_FOUND when none.
+ */
+enum ns_err store_entity_find(struct store *st, struct arena *a, const char *ref,
+                              struct entity_row *out);
+
+struct entity_filter {
+    const char *type;       /* NULL: any */
+    const char *prefix_key; /* folded prefix of name or alias; NULL: any */
+    bool by_name;           /* order by folded name (else by article_count desc) */
+    bool has_after;         /* keyset */
+    int64_t after_count;
+    const char *after_key;
+    int64_t after_id;
+    int limit;
+};
+
+enum ns_err store_entities_list(struct store *st, struct arena *a, const struct entity_filter *f,
+                                struct entity_row **rows, size_t *n, int64_t *total);
+
+struct related_row {
+    struct entity_ref entity;
+    int64_t count;
+};
+
+/* Entities sharing articles with entity_id, by shared count desc then id; keyset after (count, id). */
+enum ns_err store_entity_related(struct store *st, struct arena *a, int64_t entity_id,
+                                 bool has_after, int64_t after_count, int64_t after_id, int limit,
+                                 struct related_row **rows, size_t *n, int64_t *total);
+
+/*
+ * Creates the entity, or finds the existing one (same wikidata id, else
+ * same folded name or alias) and, when update is set, updates its type,
+ * description and wikidata. Aliases are always added. Reports every name or
+ * alias now known for the entity to on_name (so a matcher can learn it).
+ */
+enum ns_err store_entity_upsert(struct store *st, struct arena *a, const struct entity_write *w,
+                                bool update, int64_t now, enum upsert_result *result,
+                                int64_t *id,
+                                void (*on_name)(void *cls, const char *name, int64_t id),
+                                void *cls);
+
+/* Calls fn with every entity name, then every alias, oldest entity first. */
+enum ns_err store_entity_names_each(struct store *st,
+                                    void (*fn)(void *cls, const char *name, int64_t id),
+                                    void *cls);
+
+/* --- topics (topics.c) --- */
+
+struct topic_row {
+    int64_t id;
+    const char *slug;
+    const char *name;
+    bool has_parent;
+    struct topic_ref parent;
+    int64_t article_count;
+    int64_t trend_articles; /* in the window, for trending lists */
+    int64_t trend_reads;
+};
+
+/* Finds a topic by id (digits) or slug (of ref). */
+enum ns_err store_topic_find(struct store *st, struct arena *a, const char *ref,
+                             struct topic_row *out);
+
+/* Finds the topic named or slugged by text, creating it (named text) when new. */
+enum ns_err store_topic_resolve(struct store *st, const char *text, int64_t now, int64_t *id);
+
+enum topic_sort { TOPICS_BY_NAME, TOPICS_BY_ARTICLES, TOPICS_TRENDING };
+
+struct topic_filter {
+    enum topic_sort sort;
+    int64_t since; /* trending: the window starts here */
+    bool has_after;
+    int64_t after_a, after_b, after_c; /* keyset: the counts ranked sorts order by */
+    const char *after_slug;   /* keyset for name order */
+    int64_t after_id;
+    int limit;
+};
+
+enum ns_err store_topics_list(struct store *st, struct arena *a, const struct topic_filter *f,
+                              struct topic_row **rows, size_t *n, int64_t *total);
 
 #endif

@@ -68,6 +68,11 @@ static void test_good_article(void **state)
     assert_int_equal(f->w.n_authors, 2); /* the repeated name counts once */
     assert_string_equal(f->w.language, "en");
     assert_false(f->w.premium);
+    assert_int_equal(f->w.n_topics, 1);
+    assert_string_equal(f->w.topics[0], "politics");
+    assert_int_equal(f->w.n_entities, 1);
+    assert_string_equal(f->w.entities[0].name, "Zürich");
+    assert_string_equal(f->w.entities[0].type, "place");
     assert_string_equal(f->w.blocks_json,
                         "[{\"type\":\"paragraph\",\"text\":\"One two.\"},"
                         "{\"type\":\"paragraph\",\"text\":\"Three four five.\"}]");
@@ -151,7 +156,19 @@ static void test_rejections_name_fields(void **state)
          "authors"},
         {"{\"publication\":\"p\",\"external_id\":\"1\",\"headline\":\"h\",\"topics\":[1],"
          "\"published_at\":\"2024-01-01T00:00:00Z\",\"body_text\":\"x\"}",
-         "topics"},
+         "topics[0]"},
+        {"{\"publication\":\"p\",\"external_id\":\"1\",\"headline\":\"h\","
+         "\"entities\":[{\"name\":\"X\",\"type\":\"planet\"}],"
+         "\"published_at\":\"2024-01-01T00:00:00Z\",\"body_text\":\"x\"}",
+         "entities[0].type"},
+        {"{\"publication\":\"p\",\"external_id\":\"1\",\"headline\":\"h\","
+         "\"entities\":[{\"type\":\"place\",\"aliases\":[\"A\"]}],"
+         "\"published_at\":\"2024-01-01T00:00:00Z\",\"body_text\":\"x\"}",
+         "entities[0].name"},
+        {"{\"publication\":\"p\",\"external_id\":\"1\",\"headline\":\"h\","
+         "\"entities\":[{\"name\":\"X\",\"wikidata\":\"42\"}],"
+         "\"published_at\":\"2024-01-01T00:00:00Z\",\"body_text\":\"x\"}",
+         "entities[0].wikidata"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(parse(f, cases[i].json), NS_ERR_INVALID);

@@ -1,0 +1,116 @@
+/*
+ * fields.c - typed, bounded reads of JSON object members with field-level
+ * errors: the checks every written resource shares.
+ */
+#include "json/fields.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { URL_MAX = 2048 };
+
+/* True when s has no control characters (multi_line allows \n, \r and \t). */
+static bool clean_text(const char *s, bool multi_line)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == 0x7f)
+            return false;
+        if (*p < 0x20 && !(multi_line && (*p == '\n' || *p == '\r' || *p == '\t')))
+            return false;
+    }
+    return true;
+}
+
+static bool blank(const char *s)
+{
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return false;
+    return true;
+}
+
+/* Code points in valid UTF-8 (jansson has checked it): bytes that start a character. */
+static size_t chars_in(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+const char *fields_string(struct field_ctx *c, json_t *obj, const char *key, const char *field,
+                              size_t max, bool required, bool multi_line)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            field_errors_add(c->fe, field, "is required");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        field_errors_add(c->fe, field, "must be a string");
+        return NULL;
+    }
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len != strlen(s) || !clean_text(s, multi_line)) {
+        field_errors_add(c->fe, field, "must not contain control characters");
+        return NULL;
+    }
+    if (blank(s)) {
+        if (required)
+            field_errors_add(c->fe, field, "must not be empty");
+        else
+            field_errors_add(c->fe, field, "must not be empty (leave it out instead)");
+        return NULL;
+    }
+    if (chars_in(s) > max) {
+        field_errors_add(c->fe, field, "must be at most %zu characters", max);
+        return NULL;
+    }
+    return arena_strdup(c->a, s);
+}
+
+static bool is_http_url(const char *s)
+{
+    const char *rest = NULL;
+    if (strncmp(s, "https://", 8) == 0)
+        rest = s + 8;
+    else if (strncmp(s, "http://", 7) == 0)
+        rest = s + 7;
+    if (!rest || !*rest || *rest == '/')
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p == ' ')
+            return false;
+    return true;
+}
+
+const char *fields_url(struct field_ctx *c, json_t *obj, const char *key, const char *field,
+                           bool required)
+{
+    const char *s = fields_string(c, obj, key, field, URL_MAX, required, false);
+    if (s && !is_http_url(s)) {
+        field_errors_add(c->fe, field, "must be an absolute http or https URL");
+        return NULL;
+    }
+    return s;
+}
+
+void fields_check_keys(struct field_ctx *c, json_t *obj, const char *prefix, const char *const *allowed,
+                       size_t n_allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < n_allowed && !known; i++)
+            known = strcmp(key, allowed[i]) == 0;
+        if (!known) {
+            char field[256];
+            snprintf(field, sizeof(field), "%s%.200s", prefix, key);
+            field_errors_add(c->fe, field, "is not a known field");
+        }
+    }
+}

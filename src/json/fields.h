@@ -1,0 +1,39 @@
+/*
+ * fields.h - reading members of a written JSON object with validation.
+ *
+ * Each reader records what is wrong in the context's field_errors under the
+ * field's path ("image.url") and returns NULL, so a caller can check every
+ * field and report all problems at once.
+ */
+#ifndef NS_FIELDS_H
+#define NS_FIELDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/errors.h"
+
+struct field_ctx {
+    struct arena *a;
+    struct field_errors *fe;
+};
+
+/*
+ * Reads key of obj as a string of 1..max characters with no control
+ * characters (multi_line allows \n, \r, \t). Absent or null gives NULL, and
+ * an error when required. Returns an arena copy, or NULL.
+ */
+const char *fields_string(struct field_ctx *c, json_t *obj, const char *key, const char *field,
+                          size_t max, bool required, bool multi_line);
+
+/* Like fields_string, for an absolute http(s) URL. */
+const char *fields_url(struct field_ctx *c, json_t *obj, const char *key, const char *field,
+                       bool required);
+
+/* Records an error for every member of obj not in allowed (n_allowed names). */
+void fields_check_keys(struct field_ctx *c, json_t *obj, const char *prefix,
+                       const char *const *allowed, size_t n_allowed);
+
+#endif
