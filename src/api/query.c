@@ -182,7 +182,14 @@ void query_list_reply(struct req *rq, struct resp *rs, json_t *data, json_t *met
                       const struct page *pg, int64_t total, const struct cursor *next)
 {
     char cursor_text[CURSOR_TEXT_MAX];
-    bool has_next = next && cursor_encode(next, rq->ctx->cursor_key, cursor_text);
+    bool has_next = next != NULL;
+    if (has_next && !cursor_encode(next, rq->ctx->cursor_key, cursor_text)) {
+        /* a sort key too long for a cursor is a bug: never end a walk early in silence */
+        json_decref(meta);
+        json_decref(data);
+        resp_problem(rq, rs, NS_ERR_DB, NULL, NULL);
+        return;
+    }
     char *self = link_self(rq);
     char *next_url = has_next ? link_to(rq, cursor_text) : NULL;
     if (!meta || !data || !self || (has_next && !next_url)) {

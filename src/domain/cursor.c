@@ -2,14 +2,14 @@
  * cursor.c - cursor sealing with libsodium (keyed BLAKE2b, base64url).
  *
  * Wire layout before base64url: version byte, scope (8), key (8), id (8),
- * string-key length (1), string key, tag (16). Integers little-endian.
+ * string-key length (2), string key, tag (16). Integers little-endian.
  */
 #include "domain/cursor.h"
 
 #include <sodium.h>
 #include <string.h>
 
-enum { CURSOR_VERSION = 1, TAG_LEN = 16, FIXED_LEN = 1 + 8 + 8 + 8 + 1 };
+enum { CURSOR_VERSION = 2, TAG_LEN = 16, FIXED_LEN = 1 + 8 + 8 + 8 + 2 };
 #define RAW_MAX (FIXED_LEN + CURSOR_SKEY_MAX + TAG_LEN)
 
 static void put_u64(unsigned char *p, uint64_t v)
@@ -45,7 +45,8 @@ bool cursor_encode(const struct cursor *c, const unsigned char key[CURSOR_KEY_LE
     put_u64(raw + 1, c->scope);
     put_u64(raw + 9, (uint64_t)c->key);
     put_u64(raw + 17, (uint64_t)c->id);
-    raw[25] = (unsigned char)slen;
+    raw[25] = (unsigned char)(slen & 0xff);
+    raw[26] = (unsigned char)(slen >> 8);
     memcpy(raw + FIXED_LEN, c->skey, slen);
     size_t body = FIXED_LEN + slen;
     crypto_generichash(raw + body, TAG_LEN, raw, body, key, CURSOR_KEY_LEN);
@@ -65,7 +66,7 @@ enum cursor_status cursor_decode(const char *text, const unsigned char key[CURSO
         return CURSOR_GARBLED;
     if (len < FIXED_LEN + TAG_LEN || raw[0] != CURSOR_VERSION)
         return CURSOR_GARBLED;
-    size_t slen = raw[25];
+    size_t slen = (size_t)raw[25] | (size_t)raw[26] << 8;
     if (slen > CURSOR_SKEY_MAX || len != FIXED_LEN + slen + TAG_LEN)
         return CURSOR_GARBLED;
     size_t body = FIXED_LEN + slen;

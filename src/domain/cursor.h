@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 #define CURSOR_KEY_LEN 32
-#define CURSOR_SKEY_MAX 120
+#define CURSOR_SKEY_MAX 800
 /* Room for the encoded form of the largest cursor and its terminator. */
-#define CURSOR_TEXT_MAX 256
+#define CURSOR_TEXT_MAX 1200
 
 struct cursor {
     uint64_t scope;                 /* which query this cursor continues */

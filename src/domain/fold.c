@@ -139,6 +139,8 @@ struct key_ctx {
 static bool append_word(void *cls, const struct fold_word *w)
 {
     struct key_ctx *k = cls;
+    if (k->b.len + 1 + w->folded_len > FOLD_KEY_MAX)
+        return false;
     if (k->b.len)
         buf_putc(&k->b, ' ');
     buf_append(&k->b, w->folded, w->folded_len);

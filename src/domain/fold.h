@@ -33,10 +33,13 @@ struct fold_word {
 void fold_words(const char *text, size_t len, bool (*fn)(void *cls, const struct fold_word *w),
                 void *cls);
 
+/* Longest folded key in bytes: keys sort and page by it, so it must fit a cursor. */
+#define FOLD_KEY_MAX 600
+
 /*
  * The folded key of text: its folded words joined by single spaces
- * ("Zürich's Café" -> "zurich s cafe"), in the arena; NULL when memory runs
- * out. Prefix search and name identity compare keys.
+ * ("Zürich's Café" -> "zurich s cafe"), cut to FOLD_KEY_MAX bytes at a
+ * word boundary, in the arena; NULL when memory runs out. Prefix search and name identity compare keys.
  */
 char *fold_key(struct arena *a, const char *text);
 
