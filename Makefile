@@ -1,7 +1,8 @@
 # newsstand - build, run, test.
 #
 #   make            build ./newsstand
-#   make run        install what is missing, build, load the demo corpus, serve on :8080
+#   make run        install what is missing, build, load the demo gazetteer and corpus,
+#                   serve on :8080
 #   make test       unit + end-to-end tests, plain and under ASan/UBSan
 #   make clean
 #
@@ -31,6 +32,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 DB       ?= ./newsstand.db
 PORT     ?= 8080
 DEMO     := server/demo/articles.ndjson
+GAZETTEER := server/demo/gazetteer.ndjson
 
 .PHONY: all run test unit e2e deps clean asan
 all: newsstand
@@ -86,7 +88,9 @@ deps:
 # --- the server on the demo corpus
 run: deps
 	$(MAKE) newsstand
-	@if [ ! -f $(DB) ]; then ./newsstand import $(DEMO) --db $(DB); fi
+	@if [ ! -f $(DB) ]; then \
+	    ./newsstand entities import $(GAZETTEER) --db $(DB) && \
+	    ./newsstand import $(DEMO) --db $(DB) || { rm -f $(DB); exit 1; }; fi
 	./newsstand serve --db $(DB) --port $(PORT)
 
 # --- tests: unit tests under sanitizers, then the end-to-end suite against both builds

@@ -2,7 +2,8 @@
 # run.sh UNIT_TEST_BINARY... - the whole suite, as `make test` runs it:
 #   1. the C unit tests (built with ASan/UBSan), each a cmocka program;
 #   2. the end-to-end suites (tests/e2e/run.py: the HTTP API; lifecycle.py:
-#      command line, migrations, graceful stop) against the release binary;
+#      command line, migrations, graceful stop; entities.py: linking, entities
+#      and topics) against the release binary;
 #   3. the same suites against the ASan/UBSan binary.
 # Prints every part's own report, then one closing line "N passed, N failed".
 set -u
@@ -33,8 +34,9 @@ for t in "$@"; do
     failed=$((failed + f))
 done
 
-for pair in run.py:./newsstand lifecycle.py:./newsstand \
-            run.py:build/asan/newsstand lifecycle.py:build/asan/newsstand; do
+for pair in run.py:./newsstand lifecycle.py:./newsstand entities.py:./newsstand \
+            run.py:build/asan/newsstand lifecycle.py:build/asan/newsstand \
+            entities.py:build/asan/newsstand; do
     suite=${pair%%:*}
     bin=${pair#*:}
     echo "== end-to-end: $suite against $bin"

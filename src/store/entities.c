@@ -338,8 +338,11 @@ enum ns_err store_entity_upsert(struct store *st, struct arena *a, const struct 
         *result = UPSERT_UNCHANGED;
         if (update)
             err = entity_update(st, *id, w, &changed);
-        if (!err) {
-            bool added = false; /* another spelling of the name becomes an alias */
+        int64_t same_name = 0; /* the written name folds to the entity's own name */
+        if (!err)
+            err = lookup_id(st, "SELECT id FROM entities WHERE name_key = ?1", key, &same_name);
+        if (!err && same_name != *id) {
+            bool added = false; /* another name for it becomes an alias */
             err = alias_add(st, a, *id, w->name, &added);
             changed = changed || added;
             if (added && on_name)
