@@ -9,15 +9,17 @@
 #include <string.h>
 
 #include "api/query.h"
+#include "domain/highlight.h"
 #include "domain/params.h"
+#include "domain/search_query.h"
 #include "domain/paywall.h"
 #include "core/buf.h"
 #include "domain/slug.h"
 #include "json/resource_json.h"
 
 static const char *const list_params[] = {
-    "limit", "cursor", "publication", "author", "topic", "entity", "section", "language",
-    "access", "from", "to", "sort", "facets", NULL,
+    "limit", "cursor", "q", "publication", "author", "topic", "entity", "section",
+    "language", "access", "from", "to", "sort", "facets", NULL,
 };
 
 /* The filters that take ids or slugs, in the order of enum ref_kind. */
@@ -131,11 +133,25 @@ static void parse_filters(struct req *rq, struct article_filter *f, struct field
         else if (f->has_from && f->to < f->from)
             field_errors_add(fe, "to", "must not be before from");
     }
+    if ((v = query_get(rq, "q"))) {
+        f->match = search_query_translate(rq->arena, v, &why);
+        if (!f->match)
+            field_errors_add(fe, "q", "%s", why);
+    }
+    f->sort = query_get(rq, "q") ? SORT_RELEVANCE : SORT_NEWEST;
     if ((v = query_get(rq, "sort"))) {
         if (strcmp(v, "oldest") == 0)
-            f->oldest_first = true;
-        else if (strcmp(v, "newest") != 0)
-            field_errors_add(fe, "sort", "must be newest or oldest");
+            f->sort = SORT_OLDEST;
+        else if (strcmp(v, "newest") == 0)
+            f->sort = SORT_NEWEST;
+        else if (strcmp(v, "relevance") == 0 && query_get(rq, "q"))
+            f->sort = SORT_RELEVANCE;
+        else if (strcmp(v, "relevance") == 0)
+            field_errors_add(fe, "sort", "relevance needs a search: give q");
+        else if (strcmp(v, "popular") == 0)
+            field_errors_add(fe, "sort", "popular is not available yet: it ranks by reads");
+        else
+            field_errors_add(fe, "sort", "must be newest, oldest or relevance");
     }
 }
 
@@ -147,6 +163,46 @@ static json_t *facet_json(const void *row)
 static json_t *summary_json(const void *row)
 {
     return article_summary_to_json(row);
+}
+
+/* A search result: the summary plus score and highlights, paywall-safe. */
+static json_t *hit_json(struct req *rq, const struct article_filter *f,
+                        const struct article_row *row, enum ns_err *err)
+{
+    struct search_hit hit;
+    *err = store_search_hit(rq->store, rq->arena, f->match, row->id, &hit);
+    if (*err)
+        return NULL;
+    /* A locked reader's snippet comes from the preview alone. */
+    bool locked = paywall_locked(row->premium, NULL, rq->now);
+    const char *snippet = hit.lead;
+    if (!locked && !highlight_has_match(hit.lead) &&
+        (highlight_has_match(hit.rest) || !hit.lead || !hit.lead[0]))
+        snippet = hit.rest;
+    json_t *o = article_summary_to_json(row);
+    char *headline = highlight_html(rq->arena, hit.headline);
+    char *snippet_html = highlight_html(rq->arena, snippet);
+    double score = (double)(long long)(hit.score * 1000.0 + 0.5) / 1000.0;
+    if (!o || !headline || !snippet_html ||
+        json_object_set_new(o, "score", json_real(score)) ||
+        json_object_set_new(o, "highlight", json_pack("{ss,ss}", "headline", headline, "snippet",
+                                                      snippet_html))) {
+        json_decref(o);
+        *err = NS_ERR_NOMEM;
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *hits_json(struct req *rq, const struct article_filter *f,
+                         const struct article_row *rows, size_t n, enum ns_err *err)
+{
+    json_t *data = json_array();
+    *err = data ? NS_OK : NS_ERR_NOMEM;
+    for (size_t i = 0; data && i < n && !*err; i++)
+        if (json_array_append_new(data, hit_json(rq, f, &rows[i], err)) && !*err)
+            *err = NS_ERR_NOMEM;
+    return data;
 }
 
 static const char *const facet_names[] = {
@@ -203,12 +259,18 @@ static enum ns_err add_facets(struct req *rq, const struct article_filter *f,
     return NS_OK;
 }
 
+static const char *const sort_names[] = {
+    [SORT_NEWEST] = "newest",
+    [SORT_OLDEST] = "oldest",
+    [SORT_RELEVANCE] = "relevance",
+};
+
 /* The canonical text of the query (minus limit and cursor) that scopes its cursors. */
 static const char *canonical(struct req *rq, const char *route, const struct article_filter *f)
 {
     struct buf b;
     buf_init(&b);
-    buf_printf(&b, "articles|%s|%s", route, f->oldest_first ? "oldest" : "newest");
+    buf_printf(&b, "articles|%s|%s|q=%s", route, sort_names[f->sort], f->match ? f->match : "");
     for (size_t i = 0; i < f->n_publications; i++)
         buf_printf(&b, "|p%lld", (long long)f->publication_ids[i]);
     for (size_t i = 0; i < f->n_authors; i++)
@@ -267,6 +329,7 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
     if (pg.has_cursor) {
         f.has_after = true;
         f.after_time = pg.cursor.key;
+        memcpy(&f.after_score, &pg.cursor.key, sizeof(f.after_score));
         f.after_id = pg.cursor.id;
     }
     struct article_row *rows = NULL;
@@ -278,13 +341,21 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
         return;
     }
     bool more = query_page_trim(&pg, &n);
-    json_t *data = query_rows_to_json(rows, n, sizeof(*rows), summary_json);
+    json_t *data = f.match ? hits_json(rq, &f, rows, n, &err)
+                           : query_rows_to_json(rows, n, sizeof(*rows), summary_json);
+    if (err) {
+        json_decref(data);
+        resp_problem(rq, rs, err, NULL, NULL);
+        return;
+    }
     struct cursor next = {.scope = pg.scope};
     if (more) {
         next.key = rows[n - 1].published_at;
+        if (f.sort == SORT_RELEVANCE)
+            memcpy(&next.key, &rows[n - 1].score, sizeof(next.key));
         next.id = rows[n - 1].id;
     }
-    json_t *meta = json_pack("{ss}", "sort", f.oldest_first ? "oldest" : "newest");
+    json_t *meta = json_pack("{ss}", "sort", sort_names[f.sort]);
     err = add_facets(rq, &f, facets, meta);
     if (err) {
         json_decref(meta);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "domain/linking.h"
+#include "domain/paywall.h"
 #include "json/article_parse.h"
 #include "json/entity_parse.h"
 
@@ -58,6 +59,8 @@ static enum ns_err link_article(struct store *st, struct matcher *m, struct aren
         return NS_ERR_NOMEM;
     err = store_article_links_set(st, id, created, links, (size_t)n);
     free(links);
+    if (!err)
+        err = store_article_search_refresh(st, id, paywall_preview_blocks(w->n_blocks));
     return err;
 }
 
@@ -151,6 +154,9 @@ static enum ns_err relink_one(void *cls, const struct article_text *t)
         long n = linking_run(r->m, &in, &links);
         err = n < 0 ? NS_ERR_NOMEM : store_article_links_set(r->st, t->id, false, links, (size_t)n);
         free(links);
+        if (!err)
+            err = store_article_search_refresh(r->st, t->id,
+                                               paywall_preview_blocks((size_t)n_blocks));
     }
     arena_release(&a);
     r->count++;

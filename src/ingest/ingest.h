@@ -42,7 +42,7 @@ enum ns_err ingest_entity(struct store *st, struct matcher *m, struct arena *a, 
 
 /*
  * Re-scans every article against m and rewrites its links (keeping the
- * entities its writer named). Must run inside a transaction. *count says
+ * entities its writer named) and its search index row. Must run inside a transaction. *count says
  * how many articles were scanned.
  */
 enum ns_err ingest_relink(struct store *st, const struct matcher *m, long *count);

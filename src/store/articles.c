@@ -187,8 +187,9 @@ enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, con
 
 /* One bound value of a dynamically assembled query. */
 struct bind {
-    bool is_text;
+    enum { BIND_INT, BIND_TEXT, BIND_DOUBLE } type;
     int64_t i;
+    double d;
     const char *t;
 };
 
@@ -210,13 +211,22 @@ static void q_int(struct query *q, const char *frag, int64_t v)
 static void q_text(struct query *q, const char *frag, const char *v)
 {
     buf_puts(&q->sql, frag);
-    q->binds[q->n++] = (struct bind){.is_text = true, .t = v};
+    q->binds[q->n++] = (struct bind){.type = BIND_TEXT, .t = v};
 }
 
-/* Appends the WHERE conditions of f (not the keyset) to q. */
-static void where_filters(struct query *q, const struct article_filter *f)
+static void q_double(struct query *q, const char *frag, double v)
+{
+    buf_puts(&q->sql, frag);
+    q->binds[q->n++] = (struct bind){.type = BIND_DOUBLE, .d = v};
+}
+
+/* Appends the WHERE conditions of f (not the keyset) to q; the search too unless joined already. */
+static void where_filters(struct query *q, const struct article_filter *f, bool search_joined)
 {
     buf_puts(&q->sql, " WHERE 1");
+    if (f->match && !search_joined)
+        q_text(q, " AND a.id IN (SELECT rowid FROM article_search WHERE article_search MATCH ?)",
+               f->match);
     for (size_t i = 0; i < f->n_publications; i++)
         q_int(q, " AND a.publication_id = ?", f->publication_ids[i]);
     for (size_t i = 0; i < f->n_authors; i++)
@@ -252,8 +262,10 @@ static sqlite3_stmt *q_prepare(struct store *st, struct query *q)
         return NULL;
     sqlite3_stmt *s = store_stmt(st, q->sql.data);
     for (int i = 0; s && i < q->n; i++) {
-        if (q->binds[i].is_text)
+        if (q->binds[i].type == BIND_TEXT)
             bind_text(s, i + 1, q->binds[i].t);
+        else if (q->binds[i].type == BIND_DOUBLE)
+            sqlite3_bind_double(s, i + 1, q->binds[i].d);
         else
             sqlite3_bind_int64(s, i + 1, q->binds[i].i);
     }
@@ -265,7 +277,7 @@ static enum ns_err count_matches(struct store *st, const struct article_filter *
     struct query q = {.n = 0};
     buf_init(&q.sql);
     buf_puts(&q.sql, "SELECT count(*) FROM articles a");
-    where_filters(&q, f);
+    where_filters(&q, f, false);
     sqlite3_stmt *s = q_prepare(st, &q);
     buf_release(&q.sql);
     if (!s)
@@ -287,11 +299,26 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
 
     struct query q = {.n = 0};
     buf_init(&q.sql);
-    buf_puts(&q.sql, "SELECT " SUMMARY_COLUMNS " FROM articles a"
-                     " JOIN publications p ON p.id = a.publication_id");
-    where_filters(&q, f);
-    if (f->has_after) {
-        const char *cmp = f->oldest_first ? ">" : "<";
+    bool relevance = f->sort == SORT_RELEVANCE && f->match;
+    if (relevance) {
+        /* Score in a subquery: ns_score needs the FTS5 cursor that matched the row. */
+        q_text(&q,
+               "SELECT " SUMMARY_COLUMNS ", s.score FROM (SELECT rowid AS sid,"
+               " ns_score(article_search) AS score FROM article_search"
+               " WHERE article_search MATCH ?) s JOIN articles a ON a.id = s.sid"
+               " JOIN publications p ON p.id = a.publication_id",
+               f->match);
+    } else {
+        buf_puts(&q.sql, "SELECT " SUMMARY_COLUMNS ", 0 FROM articles a"
+                         " JOIN publications p ON p.id = a.publication_id");
+    }
+    where_filters(&q, f, relevance);
+    if (f->has_after && relevance) {
+        q_double(&q, " AND (s.score < ?", f->after_score);
+        q_double(&q, " OR (s.score = ?", f->after_score);
+        q_int(&q, " AND a.id > ?))", f->after_id);
+    } else if (f->has_after) {
+        const char *cmp = f->sort == SORT_OLDEST ? ">" : "<";
         char frag[160];
         snprintf(frag, sizeof(frag), " AND (a.published_at %s ?", cmp);
         q_int(&q, frag, f->after_time);
@@ -299,8 +326,9 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
         q_int(&q, frag, f->after_time);
         q.binds[q.n++] = (struct bind){.i = f->after_id};
     }
-    buf_puts(&q.sql, f->oldest_first ? " ORDER BY a.published_at ASC, a.id ASC"
-                                     : " ORDER BY a.published_at DESC, a.id DESC");
+    buf_puts(&q.sql, relevance                  ? " ORDER BY s.score DESC, a.id ASC"
+                     : f->sort == SORT_OLDEST ? " ORDER BY a.published_at ASC, a.id ASC"
+                                               : " ORDER BY a.published_at DESC, a.id DESC");
     q_int(&q, " LIMIT ?", f->limit);
     sqlite3_stmt *s = q_prepare(st, &q);
     buf_release(&q.sql);
@@ -314,8 +342,10 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
         return NS_ERR_NOMEM;
     }
     int rc = SQLITE_DONE;
-    while (*n < (size_t)f->limit && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        read_summary(a, s, &(*rows)[(*n)++]);
+    while (*n < (size_t)f->limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_summary(a, s, &(*rows)[*n]);
+        (*rows)[(*n)++].score = sqlite3_column_double(s, SUMMARY_NCOLS);
+    }
     sqlite3_reset(s);
     if (*n < (size_t)f->limit && rc != SQLITE_DONE)
         return store_err(rc);
@@ -353,7 +383,7 @@ enum ns_err store_articles_facet(struct store *st, struct arena *a, const struct
     struct query q = {.n = 0};
     buf_init(&q.sql);
     buf_puts(&q.sql, facet_heads[kind]);
-    where_filters(&q, f);
+    where_filters(&q, f, false);
     q_int(&q, facet_tails[kind], FACET_TOP);
     sqlite3_stmt *s = q_prepare(st, &q);
     buf_release(&q.sql);

@@ -7,6 +7,7 @@
 #include "store/store_impl.h"
 
 #include "core/buf.h"
+#include "store/search.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,8 @@ enum ns_err store_open(const char *path, struct store **out)
         rc = sqlite3_busy_timeout(st->db, 5000);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, pragmas, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && store_search_register(st) != NS_OK)
+        rc = SQLITE_ERROR;
     if (rc != SQLITE_OK) {
         enum ns_err err = store_err(rc);
         store_close(st);
@@ -229,6 +232,10 @@ enum ns_err store_check(struct store *st, struct arena *a, bool *ok, const char 
         if (rc != SQLITE_DONE)
             err = store_err(rc);
         sqlite3_finalize(s);
+    }
+    if (err == NS_OK && store_search_check(st) != NS_OK) {
+        *ok = false;
+        buf_printf(&out, "search index: %s\n", sqlite3_errmsg(st->db));
     }
     *report = buf_failed(&out) ? "out of memory" : arena_strdup(a, out.data ? out.data : "");
     buf_release(&out);

@@ -62,7 +62,10 @@ enum ns_err store_migrate(struct store *st, int *applied, int *version);
 /* The number of the newest migration this binary knows. */
 int store_schema_version_known(void);
 
-/* Runs SQLite's integrity and foreign-key checks; *ok false with *report (arena) otherwise. */
+/*
+ * Runs SQLite's integrity and foreign-key checks and FTS5's check of the
+ * search index; *ok false with *report (arena) otherwise.
+ */
 enum ns_err store_check(struct store *st, struct arena *a, bool *ok, const char **report);
 
 /* Reads the cursor-sealing key made by the first migration. */
@@ -159,9 +162,11 @@ struct article_row {
     size_t n_topics;
     struct entity_ref *entities; /* most salient first */
     size_t n_entities;
+    double score; /* relevance, when listed by relevance */
 };
 
 enum article_access { ACCESS_ANY, ACCESS_FREE, ACCESS_PREMIUM };
+enum article_sort { SORT_NEWEST, SORT_OLDEST, SORT_RELEVANCE };
 
 /* What a list of articles is filtered by, and where its page starts. */
 struct article_filter {
@@ -177,10 +182,12 @@ struct article_filter {
     const char *language;    /* NULL: any */
     enum article_access access;
     bool has_from, has_to;
-    int64_t from, to; /* inclusive bounds on published_at */
-    bool oldest_first;
-    bool has_after; /* keyset: continue after (after_time, after_id) */
+    int64_t from, to;  /* inclusive bounds on published_at */
+    const char *match; /* FTS5 expression (from search_query); NULL: no search */
+    enum article_sort sort; /* SORT_RELEVANCE needs match */
+    bool has_after; /* keyset: continue after (after_time or after_score, after_id) */
     int64_t after_time, after_id;
+    double after_score;
     int limit;
 };
 
@@ -204,6 +211,30 @@ struct facet_row {
 /* The FACET_TOP most frequent values of kind over every article matching f (page ignored). */
 enum ns_err store_articles_facet(struct store *st, struct arena *a, const struct article_filter *f,
                                  enum facet_kind kind, struct facet_row **rows, size_t *n);
+
+/* --- search (search.c) --- */
+
+/* One article's relevance and its marked text: matches wrapped in \x01 ... \x02. */
+struct search_hit {
+    double score;
+    const char *headline; /* the whole headline */
+    const char *lead;     /* a snippet of the preview blocks */
+    const char *rest;     /* a snippet of the blocks after the preview */
+};
+
+/* The hit of article_id for the FTS5 expression match; NS_ERR_NOT_FOUND if it does not match. */
+enum ns_err store_search_hit(struct store *st, struct arena *a, const char *match,
+                             int64_t article_id, struct search_hit *hit);
+
+/*
+ * Rewrites the article's row of the search index from what is stored; the
+ * first preview_blocks blocks are indexed as its preview. Inside the
+ * caller's transaction.
+ */
+enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, int preview_blocks);
+
+/* FTS5's own integrity check of the search index. */
+enum ns_err store_search_check(struct store *st);
 
 /* Finds one article, with its blocks and every linked entity, by id (when id > 0) or slug. */
 enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, const char *slug,
