@@ -90,7 +90,7 @@ static void test_highlight_html(void **state)
                         "Tom &amp; <mark>Jerry</mark> &lt;b&gt;&quot;&#39;");
     assert_string_equal(highlight_html(&a, "\x01open"), "<mark>open</mark>");
     assert_string_equal(highlight_html(&a, "stray\x02 end"), "stray end");
-    assert_true(highlight_has_match("a \x01b\x02"));
+    assert_true(highlight_has_match("a \x01" "b\x02"));
     assert_false(highlight_has_match("plain"));
     arena_release(&a);
 }
