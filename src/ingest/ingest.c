@@ -5,6 +5,7 @@
 #include "ingest/ingest.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "domain/linking.h"
 #include "domain/paywall.h"
@@ -28,6 +29,39 @@ enum ns_err ingest_matcher_load(struct store *st, struct matcher **out)
         *out = NULL;
     }
     return err;
+}
+
+/* The text of blocks [from, to) joined by spaces, in the arena; NULL when memory runs out. */
+static char *blocks_text(struct arena *a, const struct block *blocks, size_t from, size_t to)
+{
+    size_t len = 1;
+    for (size_t i = from; i < to; i++)
+        len += blocks[i].text ? strlen(blocks[i].text) + 1 : 0;
+    char *out = arena_alloc(a, len), *p = out;
+    if (!out)
+        return NULL;
+    for (size_t i = from; i < to; i++) {
+        if (!blocks[i].text)
+            continue;
+        size_t n = strlen(blocks[i].text);
+        if (p != out)
+            *p++ = ' ';
+        memcpy(p, blocks[i].text, n);
+        p += n;
+    }
+    *p = '\0';
+    return out;
+}
+
+/* Indexes the article for search, its body split where a locked reader's preview ends. */
+static enum ns_err index_article(struct store *st, struct arena *a, int64_t id,
+                                 const struct block *blocks, size_t n)
+{
+    size_t preview = (size_t)paywall_preview_blocks(n);
+    char *lead = blocks_text(a, blocks, 0, preview), *rest = blocks_text(a, blocks, preview, n);
+    if (!lead || !rest)
+        return NS_ERR_NOMEM;
+    return store_article_search_refresh(st, id, lead, rest);
 }
 
 /* Links the article to its topics and to the entities it names and mentions. */
@@ -60,7 +94,7 @@ static enum ns_err link_article(struct store *st, struct matcher *m, struct aren
     err = store_article_links_set(st, id, created, links, (size_t)n);
     free(links);
     if (!err)
-        err = store_article_search_refresh(st, id, paywall_preview_blocks(w->n_blocks));
+        err = index_article(st, a, id, w->blocks, w->n_blocks);
     return err;
 }
 
@@ -155,8 +189,7 @@ static enum ns_err relink_one(void *cls, const struct article_text *t)
         err = n < 0 ? NS_ERR_NOMEM : store_article_links_set(r->st, t->id, false, links, (size_t)n);
         free(links);
         if (!err)
-            err = store_article_search_refresh(r->st, t->id,
-                                               paywall_preview_blocks((size_t)n_blocks));
+            err = index_article(r->st, &a, t->id, blocks, (size_t)n_blocks);
     }
     arena_release(&a);
     r->count++;

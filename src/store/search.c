@@ -78,7 +78,8 @@ enum ns_err store_search_register(struct store *st)
     return rc == SQLITE_OK ? NS_OK : store_err(rc);
 }
 
-enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, int preview_blocks)
+enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, const char *lead,
+                                         const char *rest)
 {
     sqlite3_stmt *s = store_stmt(st, "DELETE FROM article_search WHERE rowid = ?");
     if (!s)
@@ -91,11 +92,7 @@ enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, i
     s = store_stmt(
         st,
         "INSERT INTO article_search (rowid, headline, standfirst, lead, rest, authors, entities)"
-        " SELECT a.id, a.headline, coalesce(a.standfirst, ''),"
-        " coalesce((SELECT group_concat(coalesce(json_extract(b.value, '$.text'), ''), ' ')"
-        "   FROM json_each(a.blocks) AS b WHERE b.key < ?2), ''),"
-        " coalesce((SELECT group_concat(coalesce(json_extract(b.value, '$.text'), ''), ' ')"
-        "   FROM json_each(a.blocks) AS b WHERE b.key >= ?2), ''),"
+        " SELECT a.id, a.headline, coalesce(a.standfirst, ''), ?2, ?3,"
         " coalesce((SELECT group_concat(au.name, ' ') FROM article_authors x"
         "   JOIN authors au ON au.id = x.author_id WHERE x.article_id = a.id), ''),"
         " coalesce((SELECT group_concat(n, ' ') FROM ("
@@ -106,7 +103,8 @@ enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, i
     if (!s)
         return store_err(sqlite3_errcode(st->db));
     sqlite3_bind_int64(s, 1, article_id);
-    sqlite3_bind_int(s, 2, preview_blocks);
+    bind_text(s, 2, lead ? lead : "");
+    bind_text(s, 3, rest ? rest : "");
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);

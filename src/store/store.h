@@ -227,11 +227,13 @@ enum ns_err store_search_hit(struct store *st, struct arena *a, const char *matc
                              int64_t article_id, struct search_hit *hit);
 
 /*
- * Rewrites the article's row of the search index from what is stored; the
- * first preview_blocks blocks are indexed as its preview. Inside the
- * caller's transaction.
+ * Rewrites the article's row of the search index: headline, standfirst,
+ * authors and entities from what is stored, and the body text as given,
+ * split where the paywall preview ends (lead, rest). Inside the caller's
+ * transaction.
  */
-enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, int preview_blocks);
+enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, const char *lead,
+                                         const char *rest);
 
 /* FTS5's own integrity check of the search index. */
 enum ns_err store_search_check(struct store *st);
