@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, load the demo gazetteer and corpus,
 #                   serve on :8080
 #   make test       unit + end-to-end tests, plain and under ASan/UBSan
+#   make bench      benchmarks (bench/README.md)
 #   make clean
 #
 # Warnings are errors. Objects go to build/release and build/asan.
@@ -98,7 +99,21 @@ test: deps
 	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN)
 	sh tests/run.sh $(UNIT_BINS_ASAN)
 
+# --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)
+BENCH_DATA ?= ../shared/data
+
+.PHONY: bench
+bench/matcher_bench: bench/matcher_bench.c build/release/libnewsstand.a $(wildcard src/*/*.h)
+	@echo "LD [release] $@"
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -Isrc $(PKG_CFLAGS) -o $@ $< \
+	    build/release/libnewsstand.a $(LIBS)
+
+bench: deps
+	$(MAKE) newsstand bench/matcher_bench
+	bench/matcher_bench --data $(BENCH_DATA)
+	python3 bench/linking_eval.py --data $(BENCH_DATA)
+
 clean:
-	rm -rf build newsstand
+	rm -rf build newsstand bench/matcher_bench
 
 -include $(shell find build -name '*.d' 2>/dev/null)
