@@ -10,8 +10,23 @@ folder (see ATTRIBUTION.md):
     (wikipedia-current-events/items.ndjson): the same number from every
     month, shared among the portal sections present in that month.
 
-Every record keeps its source fields unchanged.  The only additions are
-SAMPLE values the sources lack, chosen deterministically (no randomness):
+Every record keeps its source fields unchanged, except two:
+
+  * `topics` become the aggregator's own taxonomy: a Wikipedia item keeps its
+    story-thread topics and gets, in front of them, one broad topic derived
+    from its portal section (SECTION_TOPICS); a Wikinews record's
+    "interview"/"news" (which is its section, not a topic) is replaced by one
+    or two broad topics chosen by hand per article (WIKINEWS_TOPICS);
+  * `entities` are cleaned by the rules of build_gazetteer.py (the same
+    code, imported from it): annotations that are not named entities
+    ("People", "Hundreds", a link "rubble" -> Rubble) go, and the rest carry
+    the gazetteer entry's name and type and only the aliases the gazetteer
+    keeps for it, so importing the articles after gazetteer.ndjson adds no
+    alias the gazetteer dropped.  This needs Debian's iso-codes package,
+    like build_gazetteer.py.
+
+The only other additions are SAMPLE values the sources lack, chosen
+deterministically (no randomness):
 
   * "access": "premium" on about 1 in 4 Wikinews articles and about
     1 in 10 Wikipedia items (all others keep "free");
@@ -21,7 +36,7 @@ SAMPLE values the sources lack, chosen deterministically (no randomness):
 Standard library only.  Running it twice gives byte-identical output.
 
 Usage (from the repository top):
-    python3 server/demo/build.py [--data DIR] [--out FILE]
+    python3 server/demo/build.py [--data DIR] [--iso-codes DIR] [--out FILE]
 """
 
 import argparse
@@ -34,6 +49,11 @@ from collections import OrderedDict, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # leave no __pycache__ beside the scripts
+# The shared entity rules.  build_gazetteer imports this module in turn (for
+# the selection of items); it uses it only when called, so the cycle is safe.
+import build_gazetteer  # noqa: E402
 
 WIKINEWS_FILE = os.path.join("gum-wikinews", "articles.ndjson")
 CURRENT_EVENTS_FILE = os.path.join("wikipedia-current-events", "items.ndjson")
@@ -53,6 +73,64 @@ ALLOWED_KEYS = (
     "authors", "published_at", "language", "access", "image", "blocks",
     "body_text", "topics", "entities",
 )
+
+# Topics: the aggregator's own broad topics, one name per portal section.
+# Wikipedia items keep their story-thread topics and get the broad topic of
+# their section in front of them.
+SECTION_TOPICS = {
+    "Armed conflicts and attacks": "Conflict",
+    "Politics and elections": "Politics",
+    "Business and economy": "Business",
+    "Disasters and accidents": "Disasters",
+    "Disasters and incidents": "Disasters",
+    "Law and crime": "Crime and justice",
+    "International relations": "World",
+    "Sports": "Sports",
+    "Health and environment": "Health",
+    "Arts and culture": "Culture",
+    "Science and technology": "Science and technology",
+}
+BROAD_TOPICS = frozenset(SECTION_TOPICS.values())
+
+# The Wikinews records carry only "interview" or "news" as topics, which is
+# their section, not a topic.  Each gets one or two broad topics instead,
+# chosen by hand from its headline and summary.
+WIKINEWS_TOPICS = {
+    "GUM_interview_brotherhood": ["Culture"],                 # magicians
+    "GUM_interview_chomsky": ["Politics", "World"],           # NATO protests, labour
+    "GUM_interview_cocktail": ["Culture", "Politics"],        # Santorum cocktail
+    "GUM_interview_cyclone": ["Disasters", "Science and technology"],
+    "GUM_interview_dungeon": ["Business"],                    # running a BDSM business
+    "GUM_interview_gaming": ["Culture"],                      # webcomics and games team
+    "GUM_interview_herrick": ["Science and technology", "Business"],  # wikiHow
+    "GUM_interview_hill": ["Politics"],                       # presidential candidate
+    "GUM_interview_licen": ["Sports"],                        # Paralympics
+    "GUM_interview_mcguire": ["Culture"],                     # LibriVox audiobooks
+    "GUM_interview_mckenzie": ["Sports"],                     # wheelchair basketball
+    "GUM_interview_messina": ["Culture", "Sports"],           # the Mets poet
+    "GUM_interview_peres": ["World", "Politics"],             # peace process
+    "GUM_interview_shalev": ["Science and technology", "Culture"],  # mathematician, novelist
+    "GUM_interview_stardust": ["Science and technology"],     # Stardust@home
+    "GUM_news_afghan": ["Science and technology", "World"],   # robotics team, visas
+    "GUM_news_clock": ["Crime and justice"],                  # wrongful arrest
+    "GUM_news_crane": ["Disasters"],                          # Mecca crane collapse
+    "GUM_news_defector": ["Crime and justice"],               # Scientology arrest
+    "GUM_news_election": ["Politics"],                        # Hong Kong election
+    "GUM_news_flag": ["Politics"],                            # New Zealand flag
+    "GUM_news_hackers": ["Crime and justice", "Science and technology"],
+    "GUM_news_homeopathic": ["Crime and justice", "Health"],
+    "GUM_news_ie9": ["Science and technology", "Business"],   # Internet Explorer
+    "GUM_news_iodine": ["Health"],
+    "GUM_news_korea": ["Conflict", "World"],                  # North Korea war footing
+    "GUM_news_lanterns": ["Culture"],                         # Lantern Festival
+    "GUM_news_nasa": ["Science and technology"],              # space shuttles
+    "GUM_news_sensitive": ["Politics"],                       # leaked government document
+    "GUM_news_soccer": ["Sports"],
+    "GUM_news_stampede": ["Disasters"],                       # Hajj stampede
+    "GUM_news_taxes": ["Politics", "Business"],               # taxing religious schools
+    "GUM_news_warming": ["Science and technology", "Health"], # climate and crops
+    "GUM_news_worship": ["Crime and justice", "Culture"],     # court ruling on religion
+}
 
 SAMPLE_IMAGE_CAPTION = (
     "Sample image for the newsstand demo (placeholder, not from the source)")
@@ -173,8 +251,34 @@ def sample_image(record):
     ])
 
 
-def finish(record, premium_ids, image_ids):
-    """Keep the allowed source fields as they are, add the sample values."""
+def topic_key(name):
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", name.lower()).split())
+
+
+def topics_for(record):
+    """The record's topics: a broad topic first, then its own story threads
+    (Wikipedia), or the hand-chosen broad topics (Wikinews)."""
+    eid = record["external_id"]
+    if record["publication"]["slug"] == "english-wikinews":
+        if eid not in WIKINEWS_TOPICS:
+            raise BuildError("%s: no topics chosen in WIKINEWS_TOPICS" % eid)
+        topics = list(WIKINEWS_TOPICS[eid])
+    else:
+        section = record.get("section")
+        if section not in SECTION_TOPICS:
+            raise BuildError("%s: no broad topic for section %r" % (eid, section))
+        topics = [SECTION_TOPICS[section]] + list(record.get("topics") or [])
+    out, seen = [], set()
+    for topic in topics:
+        if topic_key(topic) not in seen:
+            seen.add(topic_key(topic))
+            out.append(topic)
+    return out
+
+
+def finish(record, premium_ids, image_ids, gazetteer):
+    """Keep the allowed source fields as they are (entities cleaned), add the
+    sample values."""
     if "published_at" not in record or not RFC3339_UTC.match(record["published_at"]):
         raise BuildError("%s: published_at %r is not RFC 3339 UTC"
                          % (record.get("external_id"), record.get("published_at")))
@@ -183,6 +287,8 @@ def finish(record, premium_ids, image_ids):
         if key in record:
             out[key] = record[key]
     eid = record["external_id"]
+    out["topics"] = topics_for(record)
+    out["entities"] = build_gazetteer.payload_entities(gazetteer, record)
     out["access"] = "premium" if eid in premium_ids else out.get("access", "free")
     if eid in image_ids:
         out["image"] = sample_image(record)
@@ -195,10 +301,18 @@ def main(argv=None):
         "--data", default=None,
         help="shared data folder (default: ../shared/data from the repository top)")
     parser.add_argument(
+        "--iso-codes", default=None,
+        help="iso-codes JSON folder, for the gazetteer rules "
+             "(default: that of build_gazetteer.py)")
+    parser.add_argument(
         "--out", default=os.path.join(HERE, "articles.ndjson"),
         help="output file (default: server/demo/articles.ndjson)")
     args = parser.parse_args(argv)
     data = args.data or os.path.normpath(os.path.join(REPO_TOP, "..", "shared", "data"))
+
+    # The entity rules, and the gazetteer they give, are build_gazetteer's.
+    gazetteer, _ = build_gazetteer.make_gazetteer(
+        data, args.iso_codes or build_gazetteer.ISO_CODES_DIR)
 
     wikinews = read_ndjson(os.path.join(data, WIKINEWS_FILE))
     wikinews.sort(key=lambda r: (r["published_at"], r["external_id"]))
@@ -213,15 +327,28 @@ def main(argv=None):
         wikinews, int(len(wikinews) * WIKINEWS_IMAGE + 0.5), "image")
     images |= choose_stratified(items, CURRENT_EVENTS_IMAGES, "image")
 
+    bad = sorted(t for ts in WIKINEWS_TOPICS.values() for t in ts if t not in BROAD_TOPICS)
+    if bad:
+        raise BuildError("WIKINEWS_TOPICS uses topics outside SECTION_TOPICS: %s" % bad)
+    unused = sorted(set(WIKINEWS_TOPICS) - {r["external_id"] for r in wikinews})
+    if unused:
+        raise BuildError("WIKINEWS_TOPICS names unknown articles: %s" % unused)
+
     seen = set()
     lines = []
+    broad = defaultdict(int)
+    n_entities = 0
     for record in wikinews + items:
         key = (json.dumps(record["publication"], sort_keys=True), record["external_id"])
         if key in seen:
             raise BuildError("duplicate external_id %r" % record["external_id"])
         seen.add(key)
-        lines.append(json.dumps(finish(record, premium, images),
-                                ensure_ascii=False, separators=(",", ":")))
+        out = finish(record, premium, images, gazetteer)
+        n_entities += len(out["entities"])
+        for topic in out["topics"]:
+            if topic in BROAD_TOPICS:
+                broad[topic] += 1
+        lines.append(json.dumps(out, ensure_ascii=False, separators=(",", ":")))
 
     tmp = args.out + ".tmp"
     with open(tmp, "w", encoding="utf-8", newline="\n") as f:
@@ -233,12 +360,16 @@ def main(argv=None):
           "%d premium, %d with a sample image, %d bytes"
           % (args.out, len(lines), len(wikinews), len(items), len(premium),
              len(images), os.path.getsize(args.out)))
+    print("  payload entities: %d (cleaned by the gazetteer rules)" % n_entities)
+    print("  broad topics: " + ", ".join(
+        "%s %d" % (t, broad[t]) for t in sorted(broad, key=lambda t: (-broad[t], t))))
     return 0
 
 
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (BuildError, OSError) as e:
+    except (BuildError, build_gazetteer.BuildError, build_gazetteer.build.BuildError,
+            OSError) as e:
         print("build.py: %s" % e, file=sys.stderr)
         sys.exit(1)
