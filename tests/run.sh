@@ -3,7 +3,8 @@
 #   1. the C unit tests (built with ASan/UBSan), each a cmocka program;
 #   2. the end-to-end suites (tests/e2e/run.py: the HTTP API; lifecycle.py:
 #      command line, migrations, graceful stop; entities.py: linking, entities
-#      and topics) against the release binary;
+#      and topics; demo.py: the demo corpus make run serves) against the
+#      release binary;
 #   3. the same suites against the ASan/UBSan binary.
 # Prints every part's own report, then one closing line "N passed, N failed".
 set -u
@@ -34,9 +35,12 @@ for t in "$@"; do
     failed=$((failed + f))
 done
 
-for pair in run.py:./newsstand lifecycle.py:./newsstand entities.py:./newsstand \
-            run.py:build/asan/newsstand lifecycle.py:build/asan/newsstand \
-            entities.py:build/asan/newsstand; do
+suites="run.py lifecycle.py entities.py demo.py"
+pairs=""
+for bin in ./newsstand build/asan/newsstand; do
+    for suite in $suites; do pairs="$pairs $suite:$bin"; done
+done
+for pair in $pairs; do
     suite=${pair%%:*}
     bin=${pair#*:}
     echo "== end-to-end: $suite against $bin"
