@@ -166,29 +166,24 @@ static json_t *summary_json(const void *row)
 }
 
 /* A search result: the summary plus score and highlights, paywall-safe. */
-static json_t *hit_json(struct req *rq, const struct article_filter *f,
-                        const struct article_row *row, enum ns_err *err)
+static json_t *hit_json(struct req *rq, const struct article_row *row,
+                        const struct search_hit *hit)
 {
-    struct search_hit hit;
-    *err = store_search_hit(rq->store, rq->arena, f->match, row->id, &hit);
-    if (*err)
-        return NULL;
     /* A locked reader's snippet comes from the preview alone. */
     bool locked = paywall_locked(row->premium, NULL, rq->now);
-    const char *snippet = hit.lead;
-    if (!locked && !highlight_has_match(hit.lead) &&
-        (highlight_has_match(hit.rest) || !hit.lead || !hit.lead[0]))
-        snippet = hit.rest;
+    const char *snippet = hit->lead;
+    if (!locked && !highlight_has_match(hit->lead) &&
+        (highlight_has_match(hit->rest) || !hit->lead || !hit->lead[0]))
+        snippet = hit->rest;
     json_t *o = article_summary_to_json(row);
-    char *headline = highlight_html(rq->arena, hit.headline);
+    char *headline = highlight_html(rq->arena, hit->found ? hit->headline : row->headline);
     char *snippet_html = highlight_html(rq->arena, snippet);
-    double score = (double)(long long)(hit.score * 1000.0 + 0.5) / 1000.0;
+    double score = (double)(long long)(hit->score * 1000.0 + 0.5) / 1000.0;
     if (!o || !headline || !snippet_html ||
         json_object_set_new(o, "score", json_real(score)) ||
         json_object_set_new(o, "highlight", json_pack("{ss,ss}", "headline", headline, "snippet",
                                                       snippet_html))) {
         json_decref(o);
-        *err = NS_ERR_NOMEM;
         return NULL;
     }
     return o;
@@ -197,11 +192,23 @@ static json_t *hit_json(struct req *rq, const struct article_filter *f,
 static json_t *hits_json(struct req *rq, const struct article_filter *f,
                          const struct article_row *rows, size_t n, enum ns_err *err)
 {
-    json_t *data = json_array();
-    *err = data ? NS_OK : NS_ERR_NOMEM;
-    for (size_t i = 0; data && i < n && !*err; i++)
-        if (json_array_append_new(data, hit_json(rq, f, &rows[i], err)) && !*err)
-            *err = NS_ERR_NOMEM;
+    int64_t *ids = arena_calloc(rq->arena, n + 1, sizeof(*ids));
+    struct search_hit *hits = arena_calloc(rq->arena, n + 1, sizeof(*hits));
+    if (!ids || !hits) {
+        *err = NS_ERR_NOMEM;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = rows[i].id;
+    *err = store_search_hits(rq->store, rq->arena, f->match, ids, n, hits);
+    json_t *data = *err ? NULL : json_array();
+    for (size_t i = 0; data && i < n; i++)
+        if (json_array_append_new(data, hit_json(rq, &rows[i], &hits[i]))) {
+            json_decref(data);
+            data = NULL;
+        }
+    if (!*err && !data)
+        *err = NS_ERR_NOMEM;
     return data;
 }
 

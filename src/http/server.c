@@ -199,13 +199,17 @@ static void dispatch(struct request_state *st, struct req *rq, struct resp *rs)
     }
     switch (router_match(rq->method, rq->path, scratch, &route, rq->path_params, allow,
                          sizeof(allow))) {
-    case ROUTE_FOUND:
-        if (!rq->store) {
+    case ROUTE_FOUND: {
+        bool reading = strcmp(route->method, "GET") == 0;
+        if (!rq->store || (reading && store_begin_read(rq->store) != NS_OK)) {
             resp_problem(rq, rs, NS_ERR_UNAVAILABLE, NULL, NULL);
             return;
         }
         route->handler(rq, rs);
+        if (reading)
+            store_rollback(rq->store); /* a read snapshot has nothing to keep */
         return;
+    }
     case ROUTE_NO_METHOD: {
         char detail[192];
         snprintf(detail, sizeof(detail), "this resource answers only %s", allow);

@@ -185,6 +185,26 @@ enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, con
     return read_links(st, a, out, -1);
 }
 
+/* Reads the summary of the row whose id is set, keeping its score, and its links. */
+static enum ns_err read_row(struct store *st, struct arena *a, struct article_row *r)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT " SUMMARY_COLUMNS " FROM articles a"
+                                     " JOIN publications p ON p.id = a.publication_id"
+                                     " WHERE a.id = ?");
+    if (!s)
+        return store_err(sqlite3_errcode(st->db));
+    sqlite3_bind_int64(s, 1, r->id);
+    int rc = sqlite3_step(s);
+    double score = r->score;
+    if (rc == SQLITE_ROW)
+        read_summary(a, s, r);
+    r->score = score;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? NS_ERR_NOT_FOUND : store_err(rc);
+    return read_links(st, a, r, SUMMARY_ENTITIES_MAX);
+}
+
 /* One bound value of a dynamically assembled query. */
 struct bind {
     enum { BIND_INT, BIND_TEXT, BIND_DOUBLE } type;
@@ -303,14 +323,12 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
     if (relevance) {
         /* Score in a subquery: ns_score needs the FTS5 cursor that matched the row. */
         q_text(&q,
-               "SELECT " SUMMARY_COLUMNS ", s.score FROM (SELECT rowid AS sid,"
+               "SELECT a.id, s.score FROM (SELECT rowid AS sid,"
                " ns_score(article_search) AS score FROM article_search"
-               " WHERE article_search MATCH ?) s JOIN articles a ON a.id = s.sid"
-               " JOIN publications p ON p.id = a.publication_id",
+               " WHERE article_search MATCH ?) s JOIN articles a ON a.id = s.sid",
                f->match);
     } else {
-        buf_puts(&q.sql, "SELECT " SUMMARY_COLUMNS ", 0 FROM articles a"
-                         " JOIN publications p ON p.id = a.publication_id");
+        buf_puts(&q.sql, "SELECT a.id, 0 FROM articles a");
     }
     where_filters(&q, f, relevance);
     if (f->has_after && relevance) {
@@ -341,16 +359,17 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
         sqlite3_reset(s);
         return NS_ERR_NOMEM;
     }
+    /* The page is chosen on ids alone (narrow rows to sort), then each row is read whole. */
     int rc = SQLITE_DONE;
     while (*n < (size_t)f->limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        read_summary(a, s, &(*rows)[*n]);
-        (*rows)[(*n)++].score = sqlite3_column_double(s, SUMMARY_NCOLS);
+        (*rows)[*n].id = sqlite3_column_int64(s, 0);
+        (*rows)[(*n)++].score = sqlite3_column_double(s, 1);
     }
     sqlite3_reset(s);
     if (*n < (size_t)f->limit && rc != SQLITE_DONE)
         return store_err(rc);
     for (size_t i = 0; i < *n && !err; i++)
-        err = read_links(st, a, &(*rows)[i], SUMMARY_ENTITIES_MAX);
+        err = read_row(st, a, &(*rows)[i]);
     return err;
 }
 

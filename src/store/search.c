@@ -14,6 +14,7 @@
 
 #include <string.h>
 
+#include "core/buf.h"
 #include "store/search.h"
 
 /* Columns of article_search, in order. */
@@ -110,27 +111,47 @@ enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, c
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 
-enum ns_err store_search_hit(struct store *st, struct arena *a, const char *match,
-                             int64_t article_id, struct search_hit *hit)
+enum ns_err store_search_hits(struct store *st, struct arena *a, const char *match,
+                              const int64_t *ids, size_t n, struct search_hit *hits)
 {
+    /* One pass over the matches for the whole page: marking text re-reads the query's
+     * doclists, so doing it per row would cost a full search per result. */
+    struct buf list;
+    buf_init(&list);
+    buf_putc(&list, '[');
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&list, "%s%lld", i ? "," : "", (long long)ids[i]);
+    buf_putc(&list, ']');
+    for (size_t i = 0; i < n; i++)
+        hits[i] = (struct search_hit){0};
     sqlite3_stmt *s = store_stmt(
-        st, "SELECT ns_score(article_search), highlight(article_search, 0, x'01', x'02'),"
+        st, "SELECT rowid, ns_score(article_search), highlight(article_search, 0, x'01', x'02'),"
             " snippet(article_search, 2, x'01', x'02', '…', 24),"
             " snippet(article_search, 3, x'01', x'02', '…', 24)"
-            " FROM article_search WHERE article_search MATCH ?1 AND rowid = ?2");
-    if (!s)
-        return store_err(sqlite3_errcode(st->db));
+            " FROM article_search WHERE article_search MATCH ?1"
+            " AND rowid IN (SELECT value FROM json_each(?2))");
+    if (!s || buf_failed(&list)) {
+        buf_release(&list);
+        return s ? NS_ERR_NOMEM : store_err(sqlite3_errcode(st->db));
+    }
     bind_text(s, 1, match);
-    sqlite3_bind_int64(s, 2, article_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        hit->score = sqlite3_column_double(s, 0);
-        hit->headline = col_text(a, s, 1);
-        hit->lead = col_text(a, s, 2);
-        hit->rest = col_text(a, s, 3);
+    bind_text(s, 2, list.data);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (ids[i] != id)
+                continue;
+            hits[i].found = true;
+            hits[i].score = sqlite3_column_double(s, 1);
+            hits[i].headline = col_text(a, s, 2);
+            hits[i].lead = col_text(a, s, 3);
+            hits[i].rest = col_text(a, s, 4);
+        }
     }
     sqlite3_reset(s);
-    return rc == SQLITE_ROW ? NS_OK : rc == SQLITE_DONE ? NS_ERR_NOT_FOUND : store_err(rc);
+    buf_release(&list);
+    return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 
 enum ns_err store_search_check(struct store *st)

@@ -165,6 +165,11 @@ enum ns_err store_begin(struct store *st)
     return exec_simple(st, "BEGIN IMMEDIATE");
 }
 
+enum ns_err store_begin_read(struct store *st)
+{
+    return exec_simple(st, "BEGIN DEFERRED");
+}
+
 enum ns_err store_commit(struct store *st)
 {
     return exec_simple(st, "COMMIT");

@@ -37,6 +37,11 @@ void store_close(struct store *st);
 const char *store_errmsg(const struct store *st);
 
 enum ns_err store_begin(struct store *st);
+/*
+ * A read snapshot: everything read until store_commit sees one state of the
+ * database (a list and its total agree), and the WAL read lock is taken once.
+ */
+enum ns_err store_begin_read(struct store *st);
 enum ns_err store_commit(struct store *st);
 /* Rolls back if a transaction is open; safe to call when none is. */
 void store_rollback(struct store *st);
@@ -216,15 +221,16 @@ enum ns_err store_articles_facet(struct store *st, struct arena *a, const struct
 
 /* One article's relevance and its marked text: matches wrapped in \x01 ... \x02. */
 struct search_hit {
+    bool found; /* false: the article does not match (it changed since it was listed) */
     double score;
     const char *headline; /* the whole headline */
     const char *lead;     /* a snippet of the preview blocks */
     const char *rest;     /* a snippet of the blocks after the preview */
 };
 
-/* The hit of article_id for the FTS5 expression match; NS_ERR_NOT_FOUND if it does not match. */
-enum ns_err store_search_hit(struct store *st, struct arena *a, const char *match,
-                             int64_t article_id, struct search_hit *hit);
+/* The hits of n articles (ids) for the FTS5 expression match, in hits[i] for ids[i]. */
+enum ns_err store_search_hits(struct store *st, struct arena *a, const char *match,
+                              const int64_t *ids, size_t n, struct search_hit *hits);
 
 /*
  * Rewrites the article's row of the search index: headline, standfirst,
