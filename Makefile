@@ -12,7 +12,7 @@
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libutf8proc
 DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
-            libutf8proc-dev libcmocka-dev python3 curl
+            libutf8proc-dev libcmocka-dev python3 curl wrk
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -112,6 +112,7 @@ bench: deps
 	$(MAKE) newsstand bench/matcher_bench
 	bench/matcher_bench --data $(BENCH_DATA)
 	python3 bench/linking_eval.py --data $(BENCH_DATA)
+	sh bench/search_bench.sh $(BENCH_DATA)
 
 clean:
 	rm -rf build newsstand bench/matcher_bench

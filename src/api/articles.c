@@ -178,9 +178,8 @@ static json_t *hit_json(struct req *rq, const struct article_row *row,
     json_t *o = article_summary_to_json(row);
     char *headline = highlight_html(rq->arena, hit->found ? hit->headline : row->headline);
     char *snippet_html = highlight_html(rq->arena, snippet);
-    double score = (double)(long long)(hit->score * 1000.0 + 0.5) / 1000.0;
     if (!o || !headline || !snippet_html ||
-        json_object_set_new(o, "score", json_real(score)) ||
+        json_object_set_new(o, "score", json_real(hit->score)) ||
         json_object_set_new(o, "highlight", json_pack("{ss,ss}", "headline", headline, "snippet",
                                                       snippet_html))) {
         json_decref(o);

@@ -68,7 +68,8 @@ void resp_json(struct req *rq, struct resp *rs, int status, void *j)
 {
     json_t *v = j;
     (void)rq;
-    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    /* 10 significant digits: a rounded 0.209 prints as 0.209, not 0.20899999999999999 */
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(v);
     if (!text) {
         resp_fallback(rs);

@@ -53,6 +53,7 @@ static void parse_topic_list(struct req *rq, struct topic_list *l, struct field_
     }
     l->window = windows[k].name;
     l->f.since = rq->now - windows[k].seconds;
+    l->f.until = rq->now;
 }
 
 static json_t *topic_list_json(const struct topic_row *rows, size_t n, const char *window)

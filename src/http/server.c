@@ -177,12 +177,15 @@ static void dispatch(struct request_state *st, struct req *rq, struct resp *rs)
         field_errors_add(&fe, "path", "must be valid UTF-8 without control characters");
     if (st->too_many_params)
         field_errors_add(&fe, "query", "has more than %d parameters", QUERY_MAX);
-    for (size_t i = 0; i < rq->n_query; i++)
-        if (!text_is_clean_utf8(rq->query[i].key) ||
-            (rq->query[i].value && !text_is_clean_utf8(rq->query[i].value))) {
-            field_errors_add(&fe, "query", "must be valid UTF-8 without control characters");
-            break;
-        }
+    for (size_t i = 0; i < rq->n_query; i++) {
+        /* name the parameter whose value is bad; a bad name itself cannot be echoed */
+        if (!text_is_clean_utf8(rq->query[i].key))
+            field_errors_add(&fe, "query", "parameter names must be valid UTF-8 without control "
+                                           "characters");
+        else if (rq->query[i].value && !text_is_clean_utf8(rq->query[i].value))
+            field_errors_add(&fe, rq->query[i].key,
+                             "must be valid UTF-8 without control characters");
+    }
     if (fe.count) {
         rq->n_query = 0; /* never echo bad bytes back in links */
         resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the request has malformed text", &fe);

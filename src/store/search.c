@@ -59,8 +59,8 @@ static void ns_score(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
             if (tf[p][c])
                 score += col_weight[c] * tf[p][c] * (k1 + 1) / (tf[p][c] + norm);
     }
-    /* Rounded so that the value survives a trip through a cursor's text unchanged. */
-    sqlite3_result_double(ctx, (double)(long long)(score * 1e6 + 0.5) / 1e6);
+    /* Rounded to what clients see, so the published scores explain the order (ties by id). */
+    sqlite3_result_double(ctx, (double)(long long)(score * 1e3 + 0.5) / 1e3);
 }
 
 enum ns_err store_search_register(struct store *st)

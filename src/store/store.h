@@ -376,7 +376,7 @@ enum topic_sort { TOPICS_BY_NAME, TOPICS_BY_ARTICLES, TOPICS_TRENDING };
 
 struct topic_filter {
     enum topic_sort sort;
-    int64_t since; /* trending: the window starts here */
+    int64_t since, until; /* trending: the window (articles dated later are not news yet) */
     bool has_after;
     int64_t after_a, after_b, after_c; /* keyset: the counts ranked sorts order by */
     const char *after_slug;   /* keyset for name order */

@@ -84,8 +84,9 @@ enum ns_err store_topic_resolve(struct store *st, const char *text, int64_t now,
 }
 
 /*
- * The list query of each sort: ?1 window start, ?2 has_after, ?3 ?4 ?8 the
- * counts of the last row seen, ?5 its slug, ?6 its id, ?7 the limit.
+ * The list query of each sort: ?1 ?9 the window (start, end), ?2 has_after,
+ * ?3 ?4 ?8 the counts of the last row seen, ?5 its slug, ?6 its id, ?7 the
+ * limit.
  */
 static const char *topics_sql(enum topic_sort sort)
 {
@@ -103,7 +104,8 @@ static const char *topics_sql(enum topic_sort sort)
         /* reads arrive with reader accounts; until then they count 0 */
         return "SELECT * FROM (SELECT " TOPIC_COLUMNS ","
                " (SELECT count(*) FROM article_topics x JOIN articles a ON a.id = x.article_id"
-               "  WHERE x.topic_id = t.id AND a.published_at >= ?1) AS recent, 0 AS reads"
+               "  WHERE x.topic_id = t.id AND a.published_at >= ?1 AND a.published_at <= ?9) AS recent,"
+               " 0 AS reads"
                " FROM topics t LEFT JOIN topics p ON p.id = t.parent_id)"
                " WHERE ?2 = 0 OR recent < ?3 OR (recent = ?3 AND (reads < ?4"
                "   OR (reads = ?4 AND (n < ?8 OR (n = ?8 AND id > ?6)))))"
@@ -134,6 +136,7 @@ enum ns_err store_topics_list(struct store *st, struct arena *a, const struct to
     sqlite3_bind_int64(s, 6, f->after_id);
     sqlite3_bind_int(s, 7, f->limit);
     sqlite3_bind_int64(s, 8, f->after_c);
+    sqlite3_bind_int64(s, 9, f->until);
     *n = 0;
     *rows = arena_calloc(a, (size_t)f->limit, sizeof(**rows));
     if (!*rows) {
