@@ -74,6 +74,20 @@ void *arena_calloc(struct arena *a, size_t n, size_t sz)
     return p;
 }
 
+void *arena_grow(struct arena *a, void *arr, size_t n, size_t *cap, size_t sz)
+{
+    if (arr && n < *cap)
+        return arr;
+    size_t grown = *cap ? *cap * 2 : 8;
+    void *fresh = arena_calloc(a, grown, sz);
+    if (!fresh)
+        return NULL;
+    if (arr && n)
+        memcpy(fresh, arr, n * sz);
+    *cap = grown;
+    return fresh;
+}
+
 char *arena_strndup(struct arena *a, const char *s, size_t len)
 {
     char *p = arena_alloc(a, len + 1);

@@ -26,6 +26,14 @@ void arena_release(struct arena *a);
 void *arena_alloc(struct arena *a, size_t len);
 /* Returns a zeroed array of n elements of size sz, or NULL (also on overflow). */
 void *arena_calloc(struct arena *a, size_t n, size_t sz);
+/*
+ * Makes room for one more element in an arena array of n elements of size
+ * sz with capacity *cap: when full, returns a copy with twice the capacity
+ * (the old one stays in the arena), else arr itself. Returns NULL when memory
+ * runs out (arr is untouched then).
+ */
+void *arena_grow(struct arena *a, void *arr, size_t n, size_t *cap, size_t sz);
+
 /* Copies s (NULL gives NULL); returns NULL when memory runs out. */
 char *arena_strdup(struct arena *a, const char *s);
 /* Copies len bytes of s and terminates them; returns NULL when memory runs out. */

@@ -26,13 +26,10 @@ const char *fold_spell_out(int cp)
 
 enum char_class { CH_SEPARATOR, CH_WORD, CH_MARK };
 
-static enum char_class classify(utf8proc_int32_t cp)
+bool fold_is_word_char(int cp)
 {
-    if (cp < 0x80) {
-        bool alnum = (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
-                     (cp >= '0' && cp <= '9');
-        return alnum ? CH_WORD : CH_SEPARATOR;
-    }
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
     switch (utf8proc_category(cp)) {
     case UTF8PROC_CATEGORY_LU:
     case UTF8PROC_CATEGORY_LL:
@@ -42,7 +39,19 @@ static enum char_class classify(utf8proc_int32_t cp)
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
     case UTF8PROC_CATEGORY_NO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static enum char_class classify(utf8proc_int32_t cp)
+{
+    if (fold_is_word_char(cp))
         return CH_WORD;
+    if (cp < 0x80)
+        return CH_SEPARATOR;
+    switch (utf8proc_category(cp)) {
     case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_MC:
     case UTF8PROC_CATEGORY_ME:

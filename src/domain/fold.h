@@ -43,6 +43,9 @@ void fold_words(const char *text, size_t len, bool (*fn)(void *cls, const struct
  */
 char *fold_key(struct arena *a, const char *text);
 
+/* True for a letter or digit (any script): what words are made of. */
+bool fold_is_word_char(int codepoint);
+
 /* The ASCII spelling of a letter that has no decomposition, or NULL. */
 const char *fold_spell_out(int codepoint);
 

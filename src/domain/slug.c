@@ -15,23 +15,6 @@ static bool is_apostrophe(utf8proc_int32_t cp)
     return cp == '\'' || cp == 0x2019 || cp == 0x02BC;
 }
 
-static bool is_alnum(utf8proc_int32_t cp)
-{
-    switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Appends bytes to out unless that would pass SLUG_MAX; returns false when full. */
 static bool put(char *out, size_t *len, const char *s, size_t n)
 {
@@ -73,7 +56,7 @@ bool slug_make(const char *text, const char *fallback, char out[SLUG_BUF])
         p += step;
         if (is_apostrophe(cp))
             continue;
-        if (!is_alnum(cp)) {
+        if (!fold_is_word_char(cp)) {
             pending_dash = len > 0;
             continue;
         }

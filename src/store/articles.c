@@ -29,28 +29,23 @@ static enum ns_err read_authors(struct store *st, struct arena *a, struct articl
     if (!s)
         return store_err(sqlite3_errcode(st->db));
     sqlite3_bind_int64(s, 1, r->id);
-    size_t cap = 4;
-    r->authors = arena_calloc(a, cap, sizeof(*r->authors));
+    size_t cap = 0;
+    r->authors = NULL;
     r->n_authors = 0;
-    int rc = SQLITE_DONE;
-    while (r->authors && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (r->n_authors == cap) {
-            struct author_ref *grown = arena_calloc(a, cap * 2, sizeof(*grown));
-            if (grown)
-                memcpy(grown, r->authors, cap * sizeof(*grown));
-            r->authors = grown;
-            cap *= 2;
-            if (!grown)
-                break;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct author_ref *grown = arena_grow(a, r->authors, r->n_authors, &cap, sizeof(*grown));
+        if (!grown) {
+            sqlite3_reset(s);
+            return NS_ERR_NOMEM;
         }
+        r->authors = grown;
         struct author_ref *au = &r->authors[r->n_authors++];
         au->id = sqlite3_column_int64(s, 0);
         au->slug = col_text(a, s, 1);
         au->name = col_text(a, s, 2);
     }
     sqlite3_reset(s);
-    if (!r->authors)
-        return NS_ERR_NOMEM;
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 
@@ -67,17 +62,12 @@ static enum ns_err read_topics(struct store *st, struct arena *a, struct article
     r->topics = NULL;
     r->n_topics = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (r->n_topics == cap) {
-            cap = cap ? cap * 2 : 4;
-            struct topic_ref *grown = arena_calloc(a, cap, sizeof(*grown));
-            if (!grown) {
-                sqlite3_reset(s);
-                return NS_ERR_NOMEM;
-            }
-            if (r->n_topics)
-                memcpy(grown, r->topics, r->n_topics * sizeof(*grown));
-            r->topics = grown;
+        struct topic_ref *grown = arena_grow(a, r->topics, r->n_topics, &cap, sizeof(*grown));
+        if (!grown) {
+            sqlite3_reset(s);
+            return NS_ERR_NOMEM;
         }
+        r->topics = grown;
         struct topic_ref *t = &r->topics[r->n_topics++];
         t->id = sqlite3_column_int64(s, 0);
         t->slug = col_text(a, s, 1);
@@ -104,17 +94,13 @@ static enum ns_err read_entities(struct store *st, struct arena *a, struct artic
     r->entities = NULL;
     r->n_entities = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (r->n_entities == cap) {
-            cap = cap ? cap * 2 : 8;
-            struct entity_ref *grown = arena_calloc(a, cap, sizeof(*grown));
-            if (!grown) {
-                sqlite3_reset(s);
-                return NS_ERR_NOMEM;
-            }
-            if (r->n_entities)
-                memcpy(grown, r->entities, r->n_entities * sizeof(*grown));
-            r->entities = grown;
+        struct entity_ref *grown =
+            arena_grow(a, r->entities, r->n_entities, &cap, sizeof(*grown));
+        if (!grown) {
+            sqlite3_reset(s);
+            return NS_ERR_NOMEM;
         }
+        r->entities = grown;
         struct entity_ref *e = &r->entities[r->n_entities++];
         e->id = sqlite3_column_int64(s, 0);
         e->slug = col_text(a, s, 1);

@@ -42,24 +42,18 @@ static enum ns_err read_aliases(struct store *st, struct arena *a, struct entity
     if (!s)
         return store_err(sqlite3_errcode(st->db));
     sqlite3_bind_int64(s, 1, r->id);
-    size_t cap = 8;
-    r->aliases = arena_calloc(a, cap, sizeof(*r->aliases));
-    int rc = SQLITE_DONE;
-    while (r->aliases && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (r->n_aliases == cap) {
-            const char **grown = arena_calloc(a, cap * 2, sizeof(*grown));
-            if (grown)
-                memcpy(grown, r->aliases, cap * sizeof(*grown));
-            r->aliases = grown;
-            cap *= 2;
-            if (!grown)
-                break;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char **grown = arena_grow(a, r->aliases, r->n_aliases, &cap, sizeof(*grown));
+        if (!grown) {
+            sqlite3_reset(s);
+            return NS_ERR_NOMEM;
         }
+        r->aliases = grown;
         r->aliases[r->n_aliases++] = col_text(a, s, 0);
     }
     sqlite3_reset(s);
-    if (!r->aliases)
-        return NS_ERR_NOMEM;
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 

@@ -138,25 +138,20 @@ enum ns_err store_article_given_entities(struct store *st, struct arena *a, int6
     if (!s)
         return store_err(sqlite3_errcode(st->db));
     sqlite3_bind_int64(s, 1, article_id);
-    size_t cap = 8;
-    int rc = SQLITE_DONE;
+    size_t cap = 0;
+    int rc;
     *n = 0;
-    *ids = arena_calloc(a, cap, sizeof(**ids));
-    while (*ids && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            int64_t *grown = arena_calloc(a, cap * 2, sizeof(*grown));
-            if (grown)
-                memcpy(grown, *ids, cap * sizeof(*grown));
-            *ids = grown;
-            cap *= 2;
-            if (!grown)
-                break;
+    *ids = NULL;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t *grown = arena_grow(a, *ids, *n, &cap, sizeof(*grown));
+        if (!grown) {
+            sqlite3_reset(s);
+            return NS_ERR_NOMEM;
         }
+        *ids = grown;
         (*ids)[(*n)++] = sqlite3_column_int64(s, 0);
     }
     sqlite3_reset(s);
-    if (!*ids)
-        return NS_ERR_NOMEM;
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 
