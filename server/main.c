@@ -13,7 +13,9 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "domain/matcher.h"
 #include "http/server.h"
+#include "ingest/ingest.h"
 #include "store/store.h"
 
 enum { DRAIN_TIMEOUT_MS = 10000, BODY_MAX = 1024 * 1024, CONNECTION_TIMEOUT_S = 30 };
@@ -36,15 +38,19 @@ static int serve(const struct config *cfg)
     struct store *st = NULL;
     if (cli_open_store(cfg->db, false, &st))
         return 1;
-    struct api_ctx ctx;
+    struct api_ctx ctx = {.matcher = NULL};
     enum ns_err err = store_cursor_key(st, ctx.cursor_key);
+    if (!err)
+        err = ingest_matcher_load(st, &ctx.matcher); /* the gazetteer, for writes */
     store_close(st); /* workers open their own connections */
     if (err) {
-        fprintf(stderr, "newsstand: cannot read settings from %s: %s\n", cfg->db,
+        fprintf(stderr, "newsstand: cannot read settings and gazetteer from %s: %s\n", cfg->db,
                 ns_err_str(err));
+        matcher_free(ctx.matcher);
         return 1;
     }
     atomic_init(&ctx.draining, false);
+    pthread_mutex_init(&ctx.write_lock, NULL);
 
     struct http_config http = {
         .bind = cfg->bind,
@@ -55,8 +61,10 @@ static int serve(const struct config *cfg)
         .connection_timeout_s = CONNECTION_TIMEOUT_S,
     };
     struct http_server *srv = NULL;
-    if (http_start(&http, &ctx, &srv))
+    if (http_start(&http, &ctx, &srv)) {
+        matcher_free(ctx.matcher);
         return 1;
+    }
     fprintf(stderr, "newsstand: serving %s on %s port %u with %u threads\n", cfg->db, cfg->bind,
             cfg->port, cfg->threads);
 
@@ -65,6 +73,8 @@ static int serve(const struct config *cfg)
     fprintf(stderr, "newsstand: %s received, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&ctx.draining, true);
     http_stop(srv, DRAIN_TIMEOUT_MS);
+    matcher_free(ctx.matcher);
+    pthread_mutex_destroy(&ctx.write_lock);
     fprintf(stderr, "newsstand: stopped\n");
     return 0;
 }
@@ -99,6 +109,10 @@ int main(int argc, char **argv)
         return cli_entities_import(&cfg);
     case CMD_RELINK:
         return cli_relink(&cfg);
+    case CMD_KEYS_CREATE:
+    case CMD_KEYS_LIST:
+    case CMD_KEYS_REVOKE:
+        return cli_keys(&cfg);
     case CMD_SERVE:
         return serve(&cfg);
     }

@@ -8,6 +8,7 @@
 #ifndef NS_API_H
 #define NS_API_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,10 +21,22 @@
 #include "store/store.h"
 
 /* What every handler shares for the life of the server (read-only once serving). */
+struct matcher;
+
 struct api_ctx {
     unsigned char cursor_key[CURSOR_KEY_LEN];
     atomic_bool draining; /* set on SIGTERM: /readyz answers 503 */
+    /*
+     * Writes take write_lock for their whole transaction: SQLite runs one
+     * writer at a time anyway, and the matcher (which writes extend with new
+     * entity names) may then be read by writes without further locking.
+     */
+    pthread_mutex_t write_lock;
+    struct matcher *matcher;
 };
+
+/* Who may call a route. */
+enum route_auth { AUTH_NONE, AUTH_INGEST, AUTH_ADMIN };
 
 struct param {
     const char *key;
@@ -44,6 +57,9 @@ struct req {
     struct arena *arena; /* freed when the request ends */
     struct store *store; /* this worker thread's connection */
     struct api_ctx *ctx;
+    const char *body; /* the request body (JSON routes), NUL-terminated */
+    size_t body_len;
+    void *stream; /* streaming routes: their state between chunks */
 };
 
 struct header {
@@ -62,6 +78,22 @@ struct resp {
 };
 
 typedef void (*handler_fn)(struct req *rq, struct resp *rs);
+
+/*
+ * A streaming route's feed: takes the next chunk of the body (len 0 at the
+ * end is never sent); keeps its state in rq->stream. Returns 0, or an error
+ * that ends the request with that problem.
+ */
+typedef enum ns_err (*feed_fn)(struct req *rq, const char *data, size_t len);
+/* Frees rq->stream whatever happened; called once when the request ends. */
+typedef void (*stream_free_fn)(void *stream);
+
+/*
+ * Checks the Authorization header value against the keys in the store:
+ * NS_OK when the route may be called, NS_ERR_UNAUTHORIZED (no key, a bad or
+ * revoked one) or NS_ERR_FORBIDDEN (a key without the scope).
+ */
+enum ns_err api_authorize(struct req *rq, const char *authorization, enum route_auth need);
 
 /* Adds a header to the response; silently drops it past RESP_HEADERS_MAX. */
 void resp_header(struct resp *rs, const char *name, const char *value);

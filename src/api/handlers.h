@@ -36,6 +36,33 @@ void handle_topics_list(struct req *rq, struct resp *rs);
 void handle_topic_get(struct req *rq, struct resp *rs);
 void handle_topic_articles(struct req *rq, struct resp *rs);
 
+/* writes.c: articles written over HTTP (the same path as the import command) */
+
+/* Takes the write lock and begins a transaction; false (answered) when it cannot. */
+bool write_begin(struct req *rq, struct resp *rs);
+/* Commits when err is NS_OK, else rolls back; releases the lock; returns the outcome. */
+enum ns_err write_end(struct req *rq, enum ns_err err);
+/* Answers a failed write: 400 malformed JSON, 409 conflict, 422 naming fields, else by code. */
+void write_problem(struct req *rq, struct resp *rs, enum ns_err err, const struct field_errors *fe);
+
+void handle_article_post(struct req *rq, struct resp *rs);
+void handle_article_patch(struct req *rq, struct resp *rs);
+void handle_article_delete(struct req *rq, struct resp *rs);
+enum ns_err import_feed(struct req *rq, const char *data, size_t len);
+void handle_import_finish(struct req *rq, struct resp *rs);
+void import_stream_free(void *stream);
+
+/* admin.c: entities, topics, publications and picks */
+void handle_entity_post(struct req *rq, struct resp *rs);
+void handle_entity_patch(struct req *rq, struct resp *rs);
+void handle_entity_merge(struct req *rq, struct resp *rs);
+void handle_topic_post(struct req *rq, struct resp *rs);
+void handle_topic_patch(struct req *rq, struct resp *rs);
+void handle_publication_post(struct req *rq, struct resp *rs);
+void handle_publication_patch(struct req *rq, struct resp *rs);
+void handle_picks_put(struct req *rq, struct resp *rs);
+void handle_picks_get(struct req *rq, struct resp *rs);
+
 /* ops.c */
 void handle_healthz(struct req *rq, struct resp *rs);
 void handle_readyz(struct req *rq, struct resp *rs);

@@ -22,6 +22,8 @@ struct problem_kind {
 static const struct problem_kind kinds[] = {
     {NS_ERR_BAD_PARAM, 400, "invalid-parameter", "Invalid parameter"},
     {NS_ERR_BAD_JSON, 400, "malformed-body", "Malformed request body"},
+    {NS_ERR_UNAUTHORIZED, 401, "unauthorized", "Unauthorized"},
+    {NS_ERR_FORBIDDEN, 403, "forbidden", "Forbidden"},
     {NS_ERR_NOT_FOUND, 404, "not-found", "Not found"},
     {NS_ERR_METHOD, 405, "method-not-allowed", "Method not allowed"},
     {NS_ERR_CONFLICT, 409, "conflict", "Conflict"},
@@ -110,6 +112,8 @@ void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *
     resp_json(rq, rs, k->status, o);
     if (k->status == 503)
         resp_header(rs, "Retry-After", "5");
+    if (k->status == 401)
+        resp_header(rs, "WWW-Authenticate", "Bearer realm=\"newsstand\"");
 }
 
 void resp_lookup_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *what)

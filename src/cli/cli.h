@@ -19,6 +19,9 @@ enum command {
     CMD_IMPORT,
     CMD_ENTITIES_IMPORT,
     CMD_RELINK,
+    CMD_KEYS_CREATE,
+    CMD_KEYS_LIST,
+    CMD_KEYS_REVOKE,
     CMD_MIGRATE,
     CMD_CHECK,
     CMD_HELP,
@@ -31,7 +34,9 @@ struct config {
     const char *bind;
     unsigned port;
     unsigned threads;
-    const char *file; /* import: the NDJSON file, "-" for stdin */
+    const char *file;  /* import: the NDJSON file, "-" for stdin */
+    const char *scope; /* keys create */
+    const char *name;  /* keys create, keys revoke */
 };
 
 /*
@@ -52,6 +57,7 @@ enum ns_err cli_open_store(const char *db, bool verbose, struct store **out);
 int cli_import(const struct config *cfg);
 int cli_entities_import(const struct config *cfg);
 int cli_relink(const struct config *cfg);
+int cli_keys(const struct config *cfg);
 int cli_migrate(const struct config *cfg);
 int cli_check(const struct config *cfg);
 

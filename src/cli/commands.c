@@ -7,12 +7,14 @@
  */
 #include "cli/cli.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "domain/timefmt.h"
 #include "ingest/ingest.h"
 
 enum { IMPORT_BATCH = 1000, LINE_MAX_BYTES = 16 * 1024 * 1024 };
@@ -130,7 +132,7 @@ static enum ns_err import_line(struct import_job *job, const char *line, size_t 
     field_errors_init(&fe, &a);
     enum ns_err err =
         job->write(job->st, job->m, &a, line, len, (int64_t)time(NULL), &result, &id, &fe);
-    if (err == NS_ERR_INVALID) {
+    if (err == NS_ERR_INVALID || err == NS_ERR_BAD_JSON || err == NS_ERR_CONFLICT) {
         c->rejected++;
         report_line(number, &fe);
         err = NS_OK;
@@ -264,6 +266,69 @@ int cli_relink(const struct config *cfg)
     else
         printf("relinked: %ld articles against %zu names\n", count, matcher_size(m));
     matcher_free(m);
+    store_close(st);
+    return err ? 1 : 0;
+}
+
+static void print_time(const char *label, bool set, int64_t t)
+{
+    char text[TIMEFMT_LEN];
+    timefmt_format(t, text);
+    printf(" %s=%s", label, set ? text : "never");
+}
+
+int cli_keys(const struct config *cfg)
+{
+    struct store *st = NULL;
+    struct arena a;
+    if (cli_open_store(cfg->db, false, &st))
+        return 1;
+    arena_init(&a);
+    enum ns_err err = NS_OK;
+    int64_t now = (int64_t)time(NULL);
+    if (cfg->command == CMD_KEYS_CREATE) {
+        char text[APIKEY_TEXT_MAX];
+        struct apikey key;
+        if (!apikey_name_valid(cfg->name)) {
+            fprintf(stderr, "newsstand: a key name is 1-64 characters of A-Z a-z 0-9 . _ -\n");
+            err = NS_ERR_INVALID;
+        } else {
+            apikey_generate(text, &key);
+            err = store_key_create(st, cfg->name, cfg->scope, &key, now);
+            if (err == NS_ERR_CONFLICT)
+                fprintf(stderr, "newsstand: a key named %s exists already\n", cfg->name);
+            else if (!err) {
+                fprintf(stderr, "newsstand: created %s key '%s'; it is shown once, below: "
+                                "keep it secret\n",
+                        cfg->scope, cfg->name);
+                printf("%s\n", text);
+            }
+            sodium_memzero(text, sizeof(text));
+        }
+    } else if (cfg->command == CMD_KEYS_REVOKE) {
+        err = store_key_revoke(st, cfg->name, now);
+        if (err == NS_ERR_NOT_FOUND)
+            fprintf(stderr, "newsstand: no key named %s\n", cfg->name);
+        else if (!err)
+            printf("revoked %s\n", cfg->name);
+    } else {
+        struct key_row *rows = NULL;
+        size_t n = 0;
+        err = store_keys_list(st, &a, &rows, &n);
+        for (size_t i = 0; !err && i < n; i++) {
+            printf("%s %s", rows[i].name, rows[i].scope);
+            print_time("created", true, rows[i].created_at);
+            print_time("last_used", rows[i].used, rows[i].last_used_at);
+            if (rows[i].revoked)
+                print_time("revoked", true, rows[i].revoked_at);
+            else
+                printf(" active");
+            printf("\n");
+        }
+    }
+    if (err && err != NS_ERR_NOT_FOUND && err != NS_ERR_CONFLICT && err != NS_ERR_INVALID)
+        fprintf(stderr, "newsstand: keys: %s\n", ns_err_str(err));
+    arena_release(&a);
     store_close(st);
     return err ? 1 : 0;
 }

@@ -74,7 +74,8 @@ static bool is_flag(const char *arg, const char *flag)
 
 bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
 {
-    *cfg = (struct config){CMD_SERVE, "./newsstand.db", "0.0.0.0", 8080, default_threads(), NULL};
+    *cfg = (struct config){CMD_SERVE, "./newsstand.db", "0.0.0.0", 8080, default_threads(), NULL,
+                           NULL, NULL};
     if (!from_env(cfg, err, err_len))
         return false;
     if (argc < 2) {
@@ -88,11 +89,21 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
             known = true;
         }
     int first = 2;
-    if (!known && strcmp(argv[1], "entities") == 0 && argc > 2 && strcmp(argv[2], "import") == 0) {
-        cfg->command = CMD_ENTITIES_IMPORT;
-        known = true;
-        first = 3;
-    }
+    static const struct {
+        const char *group, *verb;
+        enum command command;
+    } pairs[] = {
+        {"entities", "import", CMD_ENTITIES_IMPORT},
+        {"keys", "create", CMD_KEYS_CREATE},
+        {"keys", "list", CMD_KEYS_LIST},
+        {"keys", "revoke", CMD_KEYS_REVOKE},
+    };
+    for (size_t k = 0; !known && argc > 2 && k < sizeof(pairs) / sizeof(pairs[0]); k++)
+        if (strcmp(argv[1], pairs[k].group) == 0 && strcmp(argv[2], pairs[k].verb) == 0) {
+            cfg->command = pairs[k].command;
+            known = true;
+            first = 3;
+        }
     if (!known) {
         snprintf(err, err_len, "unknown command '%s'", argv[1]);
         return false;
@@ -122,6 +133,19 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
                 snprintf(err, err_len, "--threads takes a number from 1 to 256");
                 return false;
             }
+        } else if (is_flag(a, "--scope") && cfg->command == CMD_KEYS_CREATE) {
+            if (!(v = flag_value(argc, argv, &i, "--scope")) ||
+                (strcmp(v, "ingest") != 0 && strcmp(v, "admin") != 0)) {
+                snprintf(err, err_len, "--scope takes ingest or admin");
+                return false;
+            }
+            cfg->scope = v;
+        } else if (is_flag(a, "--name") && cfg->command == CMD_KEYS_CREATE) {
+            if (!(v = flag_value(argc, argv, &i, "--name")) || !*v)
+                goto missing;
+            cfg->name = v;
+        } else if (cfg->command == CMD_KEYS_REVOKE && !cfg->name && a[0] != '-') {
+            cfg->name = a;
         } else if (takes_file && !cfg->file && (a[0] != '-' || !a[1])) {
             cfg->file = a;
         } else {
@@ -131,6 +155,14 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
         continue;
     missing:
         snprintf(err, err_len, "%.40s needs a value", a);
+        return false;
+    }
+    if (cfg->command == CMD_KEYS_CREATE && (!cfg->scope || !cfg->name)) {
+        snprintf(err, err_len, "keys create needs --scope ingest|admin and --name NAME");
+        return false;
+    }
+    if (cfg->command == CMD_KEYS_REVOKE && !cfg->name) {
+        snprintf(err, err_len, "keys revoke needs the key's NAME");
         return false;
     }
     if (takes_file && !cfg->file && cfg->command != CMD_HELP) {
@@ -154,6 +186,10 @@ void config_usage(FILE *out)
           "                      load a gazetteer: one {name, type, aliases, wikidata,\n"
           "                      description} a line; existing entities are updated\n"
           "  relink              re-scan every article for the known entities\n"
+          "  keys create --scope ingest|admin --name NAME\n"
+          "                      make an API key; it is printed once, as the last line\n"
+          "  keys list           list the keys (names, scopes, use; never the keys)\n"
+          "  keys revoke NAME    revoke a key at once\n"
           "  migrate             apply pending schema migrations and exit\n"
           "  check               run integrity checks; exit 0 when the database is sound\n"
           "  --version           print the version\n"

@@ -24,6 +24,10 @@ const char *ns_err_str(enum ns_err err)
         return "malformed JSON";
     case NS_ERR_UNAVAILABLE:
         return "unavailable";
+    case NS_ERR_UNAUTHORIZED:
+        return "unauthorized";
+    case NS_ERR_FORBIDDEN:
+        return "forbidden";
     case NS_ERR_NOT_FOUND:
         return "not found";
     case NS_ERR_CONFLICT:

@@ -24,6 +24,8 @@ enum ns_err {
     NS_ERR_MEDIA_TYPE,  /* the request body is not of a type the route takes */
     NS_ERR_BAD_JSON,    /* the request body is not valid JSON */
     NS_ERR_UNAVAILABLE, /* not ready: starting or draining */
+    NS_ERR_UNAUTHORIZED, /* no credentials, or credentials that are not valid */
+    NS_ERR_FORBIDDEN,   /* valid credentials without the right */
 };
 
 /* A short, stable English name for an error code, for logs and the CLI. */

@@ -11,10 +11,17 @@
 
 #include "api/api.h"
 
+/* What body a route takes. */
+enum route_body { BODY_NONE, BODY_JSON, BODY_NDJSON };
+
 struct route {
     const char *method;  /* "GET", "POST", ...; a GET route also answers HEAD */
     const char *pattern; /* "/v1/articles/{id}": a {name} segment matches any one segment */
-    handler_fn handler;
+    handler_fn handler;  /* answers once the whole request is in */
+    enum route_auth auth;
+    enum route_body body;
+    feed_fn feed; /* streaming routes: takes the body chunk by chunk (else NULL) */
+    stream_free_fn stream_free;
 };
 
 extern const struct route routes[];

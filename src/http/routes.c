@@ -1,30 +1,50 @@
 /*
- * routes.c - the route table: every endpoint newsstand serves.
+ * routes.c - the route table: every endpoint newsstand serves, who may call
+ * it, and what body it takes.
  *
- * Kept in step with src/api/openapi.json; the end-to-end suite checks both
+ * Kept in step with src/api/openapi.json; the end-to-end suites check both
  * list the same routes.
  */
 #include "api/handlers.h"
 #include "http/router.h"
 
+#define READ(pattern, handler) {"GET", pattern, handler, AUTH_NONE, BODY_NONE, NULL, NULL}
+#define WRITE(method, pattern, handler, auth)                                                      \
+    {method, pattern, handler, auth, BODY_JSON, NULL, NULL}
+#define DROP(pattern, handler, auth) {"DELETE", pattern, handler, auth, BODY_NONE, NULL, NULL}
+
 const struct route routes[] = {
-    {"GET", "/v1/articles", handle_articles_list},
-    {"GET", "/v1/articles/{id}", handle_article_get},
-    {"GET", "/v1/publications", handle_publications_list},
-    {"GET", "/v1/publications/{id}", handle_publication_get},
-    {"GET", "/v1/publications/{id}/articles", handle_publication_articles},
-    {"GET", "/v1/authors/{id}", handle_author_get},
-    {"GET", "/v1/authors/{id}/articles", handle_author_articles},
-    {"GET", "/v1/entities", handle_entities_list},
-    {"GET", "/v1/entities/{id}", handle_entity_get},
-    {"GET", "/v1/entities/{id}/articles", handle_entity_articles},
-    {"GET", "/v1/entities/{id}/related", handle_entity_related},
-    {"GET", "/v1/topics", handle_topics_list},
-    {"GET", "/v1/topics/{id}", handle_topic_get},
-    {"GET", "/v1/topics/{id}/articles", handle_topic_articles},
-    {"GET", "/healthz", handle_healthz},
-    {"GET", "/readyz", handle_readyz},
-    {"GET", "/openapi.json", handle_openapi},
+    READ("/v1/articles", handle_articles_list),
+    WRITE("POST", "/v1/articles", handle_article_post, AUTH_INGEST),
+    READ("/v1/articles/{id}", handle_article_get),
+    WRITE("PATCH", "/v1/articles/{id}", handle_article_patch, AUTH_INGEST),
+    DROP("/v1/articles/{id}", handle_article_delete, AUTH_INGEST),
+    {"POST", "/v1/import", handle_import_finish, AUTH_INGEST, BODY_NDJSON, import_feed,
+     import_stream_free},
+    READ("/v1/picks", handle_picks_get),
+    WRITE("PUT", "/v1/picks", handle_picks_put, AUTH_ADMIN),
+    READ("/v1/publications", handle_publications_list),
+    WRITE("POST", "/v1/publications", handle_publication_post, AUTH_ADMIN),
+    READ("/v1/publications/{id}", handle_publication_get),
+    WRITE("PATCH", "/v1/publications/{id}", handle_publication_patch, AUTH_ADMIN),
+    READ("/v1/publications/{id}/articles", handle_publication_articles),
+    READ("/v1/authors/{id}", handle_author_get),
+    READ("/v1/authors/{id}/articles", handle_author_articles),
+    READ("/v1/entities", handle_entities_list),
+    WRITE("POST", "/v1/entities", handle_entity_post, AUTH_ADMIN),
+    READ("/v1/entities/{id}", handle_entity_get),
+    WRITE("PATCH", "/v1/entities/{id}", handle_entity_patch, AUTH_ADMIN),
+    READ("/v1/entities/{id}/articles", handle_entity_articles),
+    READ("/v1/entities/{id}/related", handle_entity_related),
+    WRITE("POST", "/v1/entities/{id}/merge", handle_entity_merge, AUTH_ADMIN),
+    READ("/v1/topics", handle_topics_list),
+    WRITE("POST", "/v1/topics", handle_topic_post, AUTH_ADMIN),
+    READ("/v1/topics/{id}", handle_topic_get),
+    WRITE("PATCH", "/v1/topics/{id}", handle_topic_patch, AUTH_ADMIN),
+    READ("/v1/topics/{id}/articles", handle_topic_articles),
+    READ("/healthz", handle_healthz),
+    READ("/readyz", handle_readyz),
+    READ("/openapi.json", handle_openapi),
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,11 +39,16 @@ struct http_server {
 struct request_state {
     struct arena arena;
     struct buf body;
-    bool body_too_large;
     struct http_server *srv;
     struct param query[QUERY_MAX];
-    size_t n_query;
     bool too_many_params;
+    struct req rq;
+    const struct route *route;
+    enum route_match match;
+    char allow[128];
+    enum ns_err early; /* decided before the body: answered at the end, body discarded */
+    struct field_errors early_errors;
+    struct MHD_Connection *conn;
 };
 
 static int hex_value(char c)
@@ -103,13 +109,13 @@ static struct store *thread_store(struct http_server *srv)
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
 {
-    struct request_state *rs = cls;
+    struct request_state *st = cls;
     (void)kind;
-    if (rs->n_query == QUERY_MAX) {
-        rs->too_many_params = true;
+    if (st->rq.n_query == QUERY_MAX) {
+        st->too_many_params = true;
         return MHD_NO;
     }
-    rs->query[rs->n_query++] = (struct param){key, value};
+    st->query[st->rq.n_query++] = (struct param){key, value};
     return MHD_YES;
 }
 
@@ -168,9 +174,10 @@ static bool etag_matches(const char *header, const char *etag)
     return false;
 }
 
-/* Routes the request and runs its handler, or answers 400/404/405 itself. */
-static void dispatch(struct request_state *st, struct req *rq, struct resp *rs)
+/* Checks the path and query text; records a 400 in st->early when they are malformed. */
+static void check_text(struct request_state *st)
 {
+    struct req *rq = &st->rq;
     struct field_errors fe;
     field_errors_init(&fe, rq->arena);
     if (!text_is_clean_utf8(rq->path))
@@ -187,43 +194,138 @@ static void dispatch(struct request_state *st, struct req *rq, struct resp *rs)
                              "must be valid UTF-8 without control characters");
     }
     if (fe.count) {
-        rq->n_query = 0; /* never echo bad bytes back in links */
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the request has malformed text", &fe);
-        return;
+        st->early = NS_ERR_BAD_PARAM;
+        st->early_errors = fe;
     }
+}
 
+/* True when the Content-Type header names the media type (parameters such as charset allowed). */
+static bool media_type_is(const char *header, const char *type)
+{
+    size_t n = strlen(type);
+    if (!header || strncasecmp(header, type, n) != 0)
+        return false;
+    return header[n] == '\0' || header[n] == ';' || header[n] == ' ';
+}
+
+/*
+ * Everything decided from the request head, before any body arrives: the
+ * route, the text checks, credentials, media type and declared size.
+ * Returns true when the request must be refused at once (a body too large
+ * to read).
+ */
+static bool decide_head(struct request_state *st, struct MHD_Connection *conn)
+{
+    struct req *rq = &st->rq;
     size_t plen = strlen(rq->path);
     char *scratch = arena_alloc(rq->arena, plen + 1);
-    char allow[128];
-    const struct route *route = NULL;
     if (!scratch) {
-        resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);
+        st->early = NS_ERR_NOMEM;
+        return false;
+    }
+    check_text(st);
+    if (st->early)
+        return false;
+    st->match = router_match(rq->method, rq->path, scratch, &st->route, rq->path_params,
+                             st->allow, sizeof(st->allow));
+    if (st->match != ROUTE_FOUND)
+        return false;
+    if (!rq->store) {
+        st->early = NS_ERR_UNAVAILABLE;
+        return false;
+    }
+    const struct route *route = st->route;
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    st->early = api_authorize(rq, auth, route->auth);
+    if (st->early || route->body == BODY_NONE)
+        return false;
+    const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    bool ndjson = route->body == BODY_NDJSON;
+    if (!media_type_is(type, ndjson ? "application/x-ndjson" : "application/json")) {
+        st->early = NS_ERR_MEDIA_TYPE;
+        return false;
+    }
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (!ndjson && length && strtoull(length, NULL, 10) > st->srv->cfg.body_max) {
+        st->early = NS_ERR_TOO_LARGE;
+        return true;
+    }
+    return false;
+}
+
+/* Takes a chunk of body: streamed to the route, buffered, or dropped when refused already. */
+static void take_body(struct request_state *st, const char *data, size_t len)
+{
+    const struct route *route = st->route;
+    if (st->early || st->match != ROUTE_FOUND || route->body == BODY_NONE)
+        return;
+    if (route->feed) {
+        st->early = route->feed(&st->rq, data, len);
         return;
     }
-    switch (router_match(rq->method, rq->path, scratch, &route, rq->path_params, allow,
-                         sizeof(allow))) {
-    case ROUTE_FOUND: {
-        bool reading = strcmp(route->method, "GET") == 0;
-        if (!rq->store || (reading && store_begin_read(rq->store) != NS_OK)) {
-            resp_problem(rq, rs, NS_ERR_UNAVAILABLE, NULL, NULL);
-            return;
-        }
-        route->handler(rq, rs);
-        if (reading)
-            store_rollback(rq->store); /* a read snapshot has nothing to keep */
+    if (st->body.len + len > st->srv->cfg.body_max) {
+        st->early = NS_ERR_TOO_LARGE;
+        buf_release(&st->body);
         return;
     }
-    case ROUTE_NO_METHOD: {
-        char detail[192];
-        snprintf(detail, sizeof(detail), "this resource answers only %s", allow);
-        resp_problem(rq, rs, NS_ERR_METHOD, detail, NULL);
-        resp_header(rs, "Allow", arena_strdup(rq->arena, allow));
+    buf_append(&st->body, data, len);
+    if (buf_failed(&st->body))
+        st->early = NS_ERR_NOMEM;
+}
+
+static const char *early_detail(enum ns_err err)
+{
+    switch (err) {
+    case NS_ERR_BAD_PARAM:
+        return "the request has malformed text";
+    case NS_ERR_UNAUTHORIZED:
+        return "this endpoint needs an API key: Authorization: Bearer <key>";
+    case NS_ERR_FORBIDDEN:
+        return "this API key's scope does not allow this endpoint";
+    case NS_ERR_MEDIA_TYPE:
+        return "send the body as application/json (application/x-ndjson for /v1/import)";
+    case NS_ERR_TOO_LARGE:
+        return "the request body is too large";
+    default:
+        return NULL;
+    }
+}
+
+/* Answers the request once it is all in: a problem decided early, 404/405, or the handler. */
+static void dispatch(struct request_state *st, struct resp *rs)
+{
+    struct req *rq = &st->rq;
+    if (st->early) {
+        if (st->early == NS_ERR_BAD_PARAM)
+            rq->n_query = 0; /* never echo bad bytes back in links */
+        resp_problem(rq, rs, st->early, early_detail(st->early),
+                     st->early == NS_ERR_BAD_PARAM ? &st->early_errors : NULL);
+        if (st->early == NS_ERR_UNAUTHORIZED &&
+            MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "Authorization"))
+            resp_header(rs, "WWW-Authenticate", "Bearer realm=\"newsstand\", error=\"invalid_token\"");
         return;
     }
-    case ROUTE_NO_PATH:
+    if (st->match == ROUTE_NO_PATH) {
         resp_problem(rq, rs, NS_ERR_NOT_FOUND, "no resource at this path", NULL);
         return;
     }
+    if (st->match == ROUTE_NO_METHOD) {
+        char detail[192];
+        snprintf(detail, sizeof(detail), "this resource answers only %s", st->allow);
+        resp_problem(rq, rs, NS_ERR_METHOD, detail, NULL);
+        resp_header(rs, "Allow", arena_strdup(rq->arena, st->allow));
+        return;
+    }
+    bool reading = strcmp(st->route->method, "GET") == 0;
+    if (reading && store_begin_read(rq->store) != NS_OK) {
+        resp_problem(rq, rs, NS_ERR_UNAVAILABLE, NULL, NULL);
+        return;
+    }
+    rq->body = st->body.data ? st->body.data : "";
+    rq->body_len = st->body.len;
+    st->route->handler(rq, rs);
+    if (reading)
+        store_rollback(rq->store); /* a read snapshot has nothing to keep */
 }
 
 /* Sends rs, adding the headers every response carries. Takes rs->body. */
@@ -285,39 +387,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         arena_init(&st->arena);
         buf_init(&st->body);
         st->srv = srv;
+        st->conn = conn;
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = st;
-        return MHD_YES;
+        st->rq = (struct req){
+            .method = method,
+            .path = url,
+            .query = st->query,
+            .request_id = request_id(conn, &st->arena),
+            .now = (int64_t)time(NULL),
+            .arena = &st->arena,
+            .store = thread_store(srv),
+            .ctx = srv->ctx,
+        };
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, st);
+        if (!decide_head(st, conn))
+            return MHD_YES;
+        /* Refused before the body: answer now and let the connection close. */
+        struct resp rs = {.status = 500};
+        dispatch(st, &rs);
+        return send_resp(conn, &st->rq, &rs, true);
     }
     if (*upload_data_size) {
-        if (st->body.len + *upload_data_size > srv->cfg.body_max)
-            st->body_too_large = true;
-        else
-            buf_append(&st->body, upload_data, *upload_data_size);
+        take_body(st, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
-
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, st);
-    struct req rq = {
-        .method = method,
-        .path = url,
-        .query = st->query,
-        .n_query = st->n_query,
-        .request_id = request_id(conn, &st->arena),
-        .now = (int64_t)time(NULL),
-        .arena = &st->arena,
-        .store = thread_store(srv),
-        .ctx = srv->ctx,
-    };
     struct resp rs = {.status = 500};
-    if (st->body_too_large || buf_failed(&st->body))
-        resp_problem(&rq, &rs, NS_ERR_TOO_LARGE, "the request body is too large", NULL);
-    else
-        dispatch(st, &rq, &rs);
+    dispatch(st, &rs);
     if (!rs.body)
-        resp_problem(&rq, &rs, NS_ERR_NOMEM, NULL, NULL);
-    return send_resp(conn, &rq, &rs, atomic_load(&srv->ctx->draining));
+        resp_problem(&st->rq, &rs, NS_ERR_NOMEM, NULL, NULL);
+    return send_resp(conn, &st->rq, &rs, atomic_load(&srv->ctx->draining));
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -329,6 +429,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!st)
         return;
+    if (st->rq.stream && st->route && st->route->stream_free)
+        st->route->stream_free(st->rq.stream);
     arena_release(&st->arena);
     buf_release(&st->body);
     free(st);

@@ -109,8 +109,9 @@ static enum ns_err explain(enum ns_err err, const struct article_write *w,
         return NS_ERR_INVALID;
     }
     if (err == NS_ERR_CONFLICT) {
-        field_errors_add(fe, "url", "belongs to another article of this publication");
-        return NS_ERR_INVALID;
+        field_errors_add(fe, w->external_id ? "external_id" : "url",
+                         "belongs to another article of this publication");
+        return NS_ERR_CONFLICT;
     }
     if (err == NS_ERR_INVALID) {
         field_errors_add(fe, "topics", "a topic or entity name has no letters or digits");
@@ -119,9 +120,9 @@ static enum ns_err explain(enum ns_err err, const struct article_write *w,
     return err;
 }
 
-enum ns_err ingest_article(struct store *st, struct matcher *m, struct arena *a, const char *json,
-                           size_t len, int64_t now, enum upsert_result *result, int64_t *id,
-                           struct field_errors *fe)
+static enum ns_err write_article(struct store *st, struct matcher *m, struct arena *a,
+                                 const char *json, size_t len, int64_t target, int64_t now,
+                                 enum upsert_result *result, int64_t *id, struct field_errors *fe)
 {
     struct article_write w;
     enum ns_err err = article_parse(a, json, len, &w, fe);
@@ -130,13 +131,28 @@ enum ns_err ingest_article(struct store *st, struct matcher *m, struct arena *a,
     err = store_savepoint(st);
     if (err)
         return err;
-    err = store_article_upsert(st, a, &w, now, result, id);
+    err = store_article_upsert(st, a, &w, target, now, result, id);
     if (!err && *result != UPSERT_UNCHANGED)
         err = link_article(st, m, a, &w, *id, *result == UPSERT_CREATED, now);
     if (err == NS_OK)
         return store_release(st);
     store_rollback_savepoint(st);
     return explain(err, &w, fe);
+}
+
+enum ns_err ingest_article(struct store *st, struct matcher *m, struct arena *a, const char *json,
+                           size_t len, int64_t now, enum upsert_result *result, int64_t *id,
+                           struct field_errors *fe)
+{
+    return write_article(st, m, a, json, len, 0, now, result, id, fe);
+}
+
+enum ns_err ingest_article_replace(struct store *st, struct matcher *m, struct arena *a,
+                                   const char *json, size_t len, int64_t target, int64_t now,
+                                   enum upsert_result *result, struct field_errors *fe)
+{
+    int64_t id = 0;
+    return write_article(st, m, a, json, len, target, now, result, &id, fe);
 }
 
 enum ns_err ingest_entity(struct store *st, struct matcher *m, struct arena *a, const char *json,

@@ -35,6 +35,11 @@ enum ns_err ingest_article(struct store *st, struct matcher *m, struct arena *a,
                            size_t len, int64_t now, enum upsert_result *result, int64_t *id,
                            struct field_errors *fe);
 
+/* Like ingest_article, but the write replaces exactly the article target (PATCH). */
+enum ns_err ingest_article_replace(struct store *st, struct matcher *m, struct arena *a,
+                                   const char *json, size_t len, int64_t target, int64_t now,
+                                   enum upsert_result *result, struct field_errors *fe);
+
 /* Writes one gazetteer entity (JSON), like ingest_article; its names are added to m. */
 enum ns_err ingest_entity(struct store *st, struct matcher *m, struct arena *a, const char *json,
                           size_t len, int64_t now, enum upsert_result *result, int64_t *id,

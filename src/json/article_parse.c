@@ -389,11 +389,11 @@ enum ns_err article_parse(struct arena *a, const char *text, size_t len, struct 
                           struct field_errors *fe)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = fields_load(text, len, &jerr);
     memset(w, 0, sizeof(*w));
     if (!root) {
         field_errors_add(fe, "body", "invalid JSON: %s (at byte %d)", jerr.text, jerr.position);
-        return NS_ERR_INVALID;
+        return NS_ERR_BAD_JSON;
     }
     struct field_ctx c = {.a = a, .fe = fe};
     size_t before = fe->count;

@@ -80,10 +80,10 @@ enum ns_err entity_parse(struct arena *a, const char *text, size_t len, struct e
                          struct field_errors *fe)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = fields_load(text, len, &jerr);
     if (!root) {
         field_errors_add(fe, "body", "invalid JSON: %s (at byte %d)", jerr.text, jerr.position);
-        return NS_ERR_INVALID;
+        return NS_ERR_BAD_JSON;
     }
     struct field_ctx c = {.a = a, .fe = fe};
     bool ok = entity_from_json(&c, root, "", out);

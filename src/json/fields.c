@@ -114,3 +114,38 @@ void fields_check_keys(struct field_ctx *c, json_t *obj, const char *prefix, con
         }
     }
 }
+
+static bool depth_ok(json_t *v, int depth)
+{
+    if (depth > FIELDS_DEPTH_MAX)
+        return false;
+    const char *key;
+    size_t i;
+    json_t *child;
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, child)
+        {
+            if (!depth_ok(child, depth + 1))
+                return false;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child)
+        {
+            if (!depth_ok(child, depth + 1))
+                return false;
+        }
+    }
+    return true;
+}
+
+json_t *fields_load(const char *text, size_t len, json_error_t *err)
+{
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, err);
+    if (root && !depth_ok(root, 1)) {
+        json_decref(root);
+        snprintf(err->text, sizeof(err->text), "nested deeper than %d levels", FIELDS_DEPTH_MAX);
+        err->position = 0;
+        return NULL;
+    }
+    return root;
+}

@@ -20,6 +20,15 @@ struct field_ctx {
     struct field_errors *fe;
 };
 
+/* Deepest nesting of objects and arrays a written body may have. */
+#define FIELDS_DEPTH_MAX 32
+
+/*
+ * Parses a written body: strict JSON, no duplicate keys, nesting at most
+ * FIELDS_DEPTH_MAX. Returns a new reference, or NULL with *err explained.
+ */
+json_t *fields_load(const char *text, size_t len, json_error_t *err);
+
 /*
  * Reads key of obj as a string of 1..max characters with no control
  * characters (multi_line allows \n, \r, \t). Absent or null gives NULL, and

@@ -206,7 +206,8 @@ static enum ns_err authors_link(struct store *st, int64_t article_id, int64_t pu
 }
 
 enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct article_write *w,
-                                 int64_t now, enum upsert_result *result, int64_t *id)
+                                 int64_t target, int64_t now, enum upsert_result *result,
+                                 int64_t *id)
 {
     (void)a;
     int64_t publication_id = 0;
@@ -220,6 +221,16 @@ enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct
 
     bool same = false;
     err = article_find(st, publication_id, w, id, &same);
+    if (target > 0) {
+        /* an update of one article: its new identity must not be another's */
+        if (err == NS_OK && *id != target)
+            return NS_ERR_CONFLICT;
+        if (err && err != NS_ERR_NOT_FOUND)
+            return err;
+        err = NS_OK;
+        same = same && *id == target;
+        *id = target;
+    }
     if (err == NS_OK && same) {
         *result = UPSERT_UNCHANGED;
         return NS_OK;
@@ -234,4 +245,33 @@ enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct
     if (err)
         return err;
     return authors_link(st, *id, publication_id, w, now);
+}
+
+enum ns_err store_article_delete(struct store *st, int64_t id)
+{
+    sqlite3_stmt *s = store_stmt(st, "SELECT 1 FROM articles WHERE id = ?");
+    if (!s)
+        return store_err(sqlite3_errcode(st->db));
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? NS_ERR_NOT_FOUND : store_err(rc);
+    /* unlink first so the entities' counters are recounted without it */
+    enum ns_err err = store_article_links_set(st, id, false, NULL, 0);
+    static const char *const deletes[] = {
+        "DELETE FROM article_search WHERE rowid = ?",
+        "DELETE FROM article_topics WHERE article_id = ?",
+        "DELETE FROM article_authors WHERE article_id = ?",
+        "DELETE FROM picks WHERE article_id = ?",
+        "DELETE FROM articles WHERE id = ?",
+    };
+    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]) && !err; i++) {
+        s = store_stmt(st, deletes[i]);
+        if (!s)
+            return store_err(sqlite3_errcode(st->db));
+        sqlite3_bind_int64(s, 1, id);
+        err = step_done(s);
+    }
+    return err;
 }

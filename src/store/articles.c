@@ -81,7 +81,8 @@ static enum ns_err read_topics(struct store *st, struct arena *a, struct article
 static enum ns_err read_entities(struct store *st, struct arena *a, struct article_row *r,
                                  int max)
 {
-    sqlite3_stmt *s = store_stmt(st, "SELECT e.id, e.slug, e.name, e.type, x.mentions, x.salience"
+    sqlite3_stmt *s = store_stmt(st, "SELECT e.id, e.slug, e.name, e.type, x.mentions, x.salience,"
+                                     " x.given"
                                      " FROM article_entities x JOIN entities e ON e.id = x.entity_id"
                                      " WHERE x.article_id = ?"
                                      " ORDER BY x.salience DESC, x.mentions DESC, e.id LIMIT ?");
@@ -108,6 +109,7 @@ static enum ns_err read_entities(struct store *st, struct arena *a, struct artic
         e->type = col_text(a, s, 3);
         e->mentions = sqlite3_column_int(s, 4);
         e->salience = sqlite3_column_double(s, 5);
+        e->given = sqlite3_column_int(s, 6);
     }
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
@@ -153,7 +155,8 @@ static void read_summary(struct arena *a, sqlite3_stmt *s, struct article_row *r
 enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, const char *slug,
                               struct article_row *out)
 {
-    sqlite3_stmt *s = store_stmt(st, "SELECT " SUMMARY_COLUMNS ", a.blocks FROM articles a"
+    sqlite3_stmt *s = store_stmt(st, "SELECT " SUMMARY_COLUMNS ", a.blocks, a.external_id"
+                                     " FROM articles a"
                                      " JOIN publications p ON p.id = a.publication_id"
                                      " WHERE a.id = ?1 OR a.slug = ?2");
     if (!s)
@@ -164,6 +167,7 @@ enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, con
     if (rc == SQLITE_ROW) {
         read_summary(a, s, out);
         out->blocks_json = col_text(a, s, SUMMARY_NCOLS);
+        out->external_id = col_text(a, s, SUMMARY_NCOLS + 1);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW)
@@ -171,8 +175,7 @@ enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, con
     return read_links(st, a, out, -1);
 }
 
-/* Reads the summary of the row whose id is set, keeping its score, and its links. */
-static enum ns_err read_row(struct store *st, struct arena *a, struct article_row *r)
+enum ns_err store_article_read_row(struct store *st, struct arena *a, struct article_row *r)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT " SUMMARY_COLUMNS " FROM articles a"
                                      " JOIN publications p ON p.id = a.publication_id"
@@ -355,7 +358,7 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
     if (*n < (size_t)f->limit && rc != SQLITE_DONE)
         return store_err(rc);
     for (size_t i = 0; i < *n && !err; i++)
-        err = read_row(st, a, &(*rows)[i]);
+        err = store_article_read_row(st, a, &(*rows)[i]);
     return err;
 }
 

@@ -90,8 +90,19 @@ enum ns_err store_entity_find(struct store *st, struct arena *a, const char *ref
                               struct entity_row *out)
 {
     long long numeric = 0;
-    if (slug_is_id(ref, &numeric))
-        return entity_get_by_id(st, a, numeric, out);
+    if (slug_is_id(ref, &numeric)) {
+        enum ns_err err = entity_get_by_id(st, a, numeric, out);
+        if (err != NS_ERR_NOT_FOUND)
+            return err;
+        sqlite3_stmt *s = store_stmt(st, "SELECT into_id FROM entity_redirects WHERE old_id = ?");
+        if (!s)
+            return store_err(sqlite3_errcode(st->db));
+        sqlite3_bind_int64(s, 1, numeric);
+        int rc = sqlite3_step(s);
+        int64_t into = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        return into ? entity_get_by_id(st, a, into, out) : NS_ERR_NOT_FOUND;
+    }
     char slug[SLUG_BUF];
     slug_make(ref, "", slug);
     int64_t id = 0;
@@ -103,6 +114,8 @@ enum ns_err store_entity_find(struct store *st, struct arena *a, const char *ref
                         "SELECT entity_id FROM entity_aliases WHERE alias_slug = ?1"
                         " ORDER BY entity_id LIMIT 1",
                         slug, &id);
+    if (!err && !id) /* merged away: the survivor answers for it */
+        err = lookup_id(st, "SELECT into_id FROM entity_redirects WHERE old_slug = ?1", slug, &id);
     if (err)
         return err;
     return id ? entity_get_by_id(st, a, id, out) : NS_ERR_NOT_FOUND;

@@ -15,6 +15,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "domain/apikey.h"
 #include "domain/article.h"
 #include "domain/cursor.h"
 #include "domain/entity.h"
@@ -141,6 +142,7 @@ struct entity_ref {
     const char *type;
     int mentions;
     double salience;
+    bool given; /* named by the article's writer */
 };
 
 /* Entities carried by an article summary: the most salient ones. */
@@ -163,6 +165,7 @@ struct article_row {
     int64_t updated_at;
     int word_count;
     const char *blocks_json; /* only filled by store_article_get */
+    const char *external_id; /* only filled by store_article_get */
     struct topic_ref *topics; /* by name */
     size_t n_topics;
     struct entity_ref *entities; /* most salient first */
@@ -252,14 +255,24 @@ enum upsert_result { UPSERT_CREATED, UPSERT_UPDATED, UPSERT_UNCHANGED };
 
 /*
  * Creates the article, or updates the one with the same publication and
- * external_id (else url). Creates the publication and authors on first
- * sight. Must run inside a transaction (store_begin); on error the caller
- * rolls back. NS_ERR_NOT_FOUND when the write names a publication slug that
- * does not exist and gives no name to create it with; NS_ERR_CONFLICT when
- * its url belongs to another article of the publication.
+ * external_id (else url); with target > 0, updates exactly that article
+ * (NS_ERR_CONFLICT when the write's identity is another article's).
+ * Creates the publication and authors on first sight. Must run inside a
+ * transaction (store_begin); on error the caller rolls back.
+ * NS_ERR_NOT_FOUND when the write names a publication slug that does not
+ * exist and gives no name to create it with; NS_ERR_CONFLICT when its url
+ * belongs to another article of the publication.
  */
 enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct article_write *w,
-                                 int64_t now, enum upsert_result *result, int64_t *id);
+                                 int64_t target, int64_t now, enum upsert_result *result,
+                                 int64_t *id);
+
+/*
+ * Deletes the article with its links, search row and pick, keeping entity
+ * counters exact. Inside the caller's transaction; NS_ERR_NOT_FOUND when
+ * there is no such article.
+ */
+enum ns_err store_article_delete(struct store *st, int64_t id);
 
 /*
  * Replaces the article's topic links and entity links, keeping entity
@@ -351,6 +364,82 @@ enum ns_err store_entity_upsert(struct store *st, struct arena *a, const struct 
 enum ns_err store_entity_names_each(struct store *st,
                                     void (*fn)(void *cls, const char *name, int64_t id),
                                     void *cls);
+
+/* --- API keys (keys.c) --- */
+
+struct key_row {
+    const char *name;
+    const char *scope;
+    int64_t created_at;
+    bool used, revoked;
+    int64_t last_used_at, revoked_at;
+};
+
+/* Stores a new key; NS_ERR_CONFLICT when the name is taken. */
+enum ns_err store_key_create(struct store *st, const char *name, const char *scope,
+                             const struct apikey *key, int64_t now);
+enum ns_err store_keys_list(struct store *st, struct arena *a, struct key_row **rows, size_t *n);
+/* Revokes the key called name (at once); NS_ERR_NOT_FOUND when there is none. */
+enum ns_err store_key_revoke(struct store *st, const char *name, int64_t now);
+/*
+ * Checks a presented key: NS_OK with *admin set when it is known, not
+ * revoked and its secret matches; NS_ERR_NOT_FOUND otherwise.
+ */
+enum ns_err store_key_verify(struct store *st, const struct apikey *key, int64_t now,
+                             bool *admin);
+
+/* --- editorial writes (admin.c), inside the caller's transaction --- */
+
+struct entity_patch {
+    const char *name; /* NULL: keep */
+    const char *type; /* NULL: keep */
+    bool set_description, set_wikidata, set_aliases;
+    const char *description, *wikidata; /* NULL with set_*: clear */
+    const char **aliases;               /* with set_aliases: the whole new list */
+    size_t n_aliases;
+};
+
+/* Applies p to entity id (the slug stays); NS_ERR_CONFLICT when wikidata is another's. */
+enum ns_err store_entity_patch(struct store *st, struct arena *a, int64_t id,
+                               const struct entity_patch *p);
+/*
+ * Merges entity from into entity into: links (mentions and salience added
+ * where both were linked), aliases and name move; the old id and slug keep
+ * resolving to into. from is deleted.
+ */
+enum ns_err store_entity_merge(struct store *st, int64_t from, int64_t into);
+/* Rewrites the search index's entity names for every article linked to entity_id. */
+enum ns_err store_entity_reindex(struct store *st, int64_t entity_id);
+
+/* Creates a topic; NS_ERR_CONFLICT when the slug is taken. parent 0: none. */
+enum ns_err store_topic_create(struct store *st, const char *name, const char *slug,
+                               int64_t parent, int64_t now, int64_t *id);
+/* Renames and/or re-parents a topic; NS_ERR_INVALID when the parent would make a loop. */
+enum ns_err store_topic_patch(struct store *st, int64_t id, const char *name, bool set_parent,
+                              int64_t parent);
+
+struct publication_patch {
+    const char *name; /* NULL: keep */
+    bool set_homepage, set_country, set_language;
+    const char *homepage, *country, *language; /* NULL with set_*: clear */
+};
+
+/* Creates a publication; NS_ERR_CONFLICT when the slug is taken. */
+enum ns_err store_publication_create(struct store *st, const struct publication_write *p,
+                                     int64_t now, int64_t *id);
+enum ns_err store_publication_patch(struct store *st, int64_t id,
+                                    const struct publication_patch *p);
+
+/* Replaces the editors' picks with ids, in order. */
+enum ns_err store_picks_set(struct store *st, const int64_t *ids, size_t n);
+/* The picks after position after_position: article ids and their positions. */
+enum ns_err store_picks_ids(struct store *st, struct arena *a, int64_t after_position, int limit,
+                            int64_t **ids, int64_t **positions, size_t *n, int64_t *total);
+/* One article's summary row by id (NS_ERR_NOT_FOUND when gone). */
+enum ns_err store_article_summary(struct store *st, struct arena *a, int64_t id,
+                                  struct article_row *out);
+/* Reads the summary and links of the row whose id is set (its score kept). */
+enum ns_err store_article_read_row(struct store *st, struct arena *a, struct article_row *r);
 
 /* --- topics (topics.c) --- */
 
