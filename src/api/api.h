@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/errors.h"
 #include "domain/cursor.h"
+#include "domain/paywall.h"
 #include "store/store.h"
 
 /* What every handler shares for the life of the server (read-only once serving). */
@@ -36,7 +37,14 @@ struct api_ctx {
 };
 
 /* Who may call a route. */
-enum route_auth { AUTH_NONE, AUTH_INGEST, AUTH_ADMIN };
+enum route_auth { AUTH_NONE, AUTH_INGEST, AUTH_ADMIN, AUTH_READER };
+
+/* The signed-in reader a request speaks for. */
+struct reader {
+    int64_t user_id;
+    struct reader_access access; /* plan and expiry, for the paywall */
+    unsigned char token_hash[32];
+};
 
 struct param {
     const char *key;
@@ -60,6 +68,8 @@ struct req {
     const char *body; /* the request body (JSON routes), NUL-terminated */
     size_t body_len;
     void *stream; /* streaming routes: their state between chunks */
+    const struct reader *reader; /* NULL: anonymous (or an API key) */
+    bool authorized; /* the request carried credentials: its answer is private */
 };
 
 struct header {
@@ -94,6 +104,9 @@ typedef void (*stream_free_fn)(void *stream);
  * revoked one) or NS_ERR_FORBIDDEN (a key without the scope).
  */
 enum ns_err api_authorize(struct req *rq, const char *authorization, enum route_auth need);
+
+/* The paywall's view of the request's reader: NULL for an anonymous client. */
+const struct reader_access *api_reader_access(const struct req *rq);
 
 /* Adds a header to the response; silently drops it past RESP_HEADERS_MAX. */
 void resp_header(struct resp *rs, const char *name, const char *value);

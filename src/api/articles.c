@@ -149,9 +149,9 @@ static void parse_filters(struct req *rq, struct article_filter *f, struct field
         else if (strcmp(v, "relevance") == 0)
             field_errors_add(fe, "sort", "relevance needs a search: give q");
         else if (strcmp(v, "popular") == 0)
-            field_errors_add(fe, "sort", "popular is not available yet: it ranks by reads");
+            f->sort = SORT_POPULAR;
         else
-            field_errors_add(fe, "sort", "must be newest, oldest or relevance");
+            field_errors_add(fe, "sort", "must be newest, oldest, relevance or popular");
     }
 }
 
@@ -170,7 +170,7 @@ static json_t *hit_json(struct req *rq, const struct article_row *row,
                         const struct search_hit *hit)
 {
     /* A locked reader's snippet comes from the preview alone. */
-    bool locked = paywall_locked(row->premium, NULL, rq->now);
+    bool locked = paywall_locked(row->premium, api_reader_access(rq), rq->now);
     const char *snippet = hit->lead;
     if (!locked && !highlight_has_match(hit->lead) &&
         (highlight_has_match(hit->rest) || !hit->lead || !hit->lead[0]))
@@ -269,6 +269,7 @@ static const char *const sort_names[] = {
     [SORT_NEWEST] = "newest",
     [SORT_OLDEST] = "oldest",
     [SORT_RELEVANCE] = "relevance",
+    [SORT_POPULAR] = "popular",
 };
 
 /* The canonical text of the query (minus limit and cursor) that scopes its cursors. */
@@ -336,6 +337,7 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
         f.has_after = true;
         f.after_time = pg.cursor.key;
         memcpy(&f.after_score, &pg.cursor.key, sizeof(f.after_score));
+        f.after_reads = pg.cursor.key;
         f.after_id = pg.cursor.id;
     }
     struct article_row *rows = NULL;
@@ -359,6 +361,8 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
         next.key = rows[n - 1].published_at;
         if (f.sort == SORT_RELEVANCE)
             memcpy(&next.key, &rows[n - 1].score, sizeof(next.key));
+        else if (f.sort == SORT_POPULAR)
+            next.key = rows[n - 1].reads;
         next.id = rows[n - 1].id;
     }
     json_t *meta = json_pack("{ss}", "sort", sort_names[f.sort]);
@@ -370,6 +374,43 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
         return;
     }
     query_list_reply(rq, rs, data, meta, &pg, total, more ? &next : NULL);
+}
+
+void articles_feed(struct req *rq, struct resp *rs, int64_t follower)
+{
+    struct field_errors fe;
+    struct article_filter f = {.access = ACCESS_ANY, .sort = SORT_NEWEST, .follower = follower};
+    struct page pg;
+    char canonical[48];
+    field_errors_init(&fe, rq->arena);
+    snprintf(canonical, sizeof(canonical), "feed|%lld", (long long)follower);
+    query_page(rq, canonical, &pg, &fe);
+    if (fe.count) {
+        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+        return;
+    }
+    f.limit = pg.limit + 1;
+    if (pg.has_cursor) {
+        f.has_after = true;
+        f.after_time = pg.cursor.key;
+        f.after_id = pg.cursor.id;
+    }
+    struct article_row *rows = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    enum ns_err err = store_articles_list(rq->store, rq->arena, &f, &rows, &n, &total);
+    if (err) {
+        resp_problem(rq, rs, err, NULL, NULL);
+        return;
+    }
+    bool more = query_page_trim(&pg, &n);
+    struct cursor next = {.scope = pg.scope};
+    if (more) {
+        next.key = rows[n - 1].published_at;
+        next.id = rows[n - 1].id;
+    }
+    query_list_reply(rq, rs, query_rows_to_json(rows, n, sizeof(*rows), summary_json),
+                     json_pack("{ss}", "source", "follows"), &pg, total, more ? &next : NULL);
 }
 
 void handle_articles_list(struct req *rq, struct resp *rs)
@@ -389,7 +430,6 @@ void handle_article_get(struct req *rq, struct resp *rs)
         resp_lookup_problem(rq, rs, err, "article");
         return;
     }
-    /* No reader accounts yet: every client is anonymous. */
-    bool locked = paywall_locked(row.premium, NULL, rq->now);
+    bool locked = paywall_locked(row.premium, api_reader_access(rq), rq->now);
     resp_json(rq, rs, 200, article_full_to_json(&row, locked));
 }

@@ -18,6 +18,9 @@ void handle_article_get(struct req *rq, struct resp *rs);
 void articles_list(struct req *rq, struct resp *rs, const char *route, const char *fixed_param,
                    int64_t fixed_id);
 
+/* The reader's personal feed: articles matching any of their follows, newest first. */
+void articles_feed(struct req *rq, struct resp *rs, int64_t follower);
+
 /* publications.c (publications and authors) */
 void handle_publications_list(struct req *rq, struct resp *rs);
 void handle_publication_get(struct req *rq, struct resp *rs);
@@ -62,6 +65,28 @@ void handle_publication_post(struct req *rq, struct resp *rs);
 void handle_publication_patch(struct req *rq, struct resp *rs);
 void handle_picks_put(struct req *rq, struct resp *rs);
 void handle_picks_get(struct req *rq, struct resp *rs);
+
+/* readers.c: accounts and membership */
+void handle_user_post(struct req *rq, struct resp *rs);
+void handle_session_post(struct req *rq, struct resp *rs);
+void handle_session_delete(struct req *rq, struct resp *rs);
+void handle_me_get(struct req *rq, struct resp *rs);
+void handle_me_patch(struct req *rq, struct resp *rs);
+void handle_me_delete(struct req *rq, struct resp *rs);
+void handle_membership_put(struct req *rq, struct resp *rs);
+
+/* library.c: follows, feed, bookmarks, history, reads, top stories, related */
+void handle_follow_put(struct req *rq, struct resp *rs);
+void handle_follow_delete(struct req *rq, struct resp *rs);
+void handle_follows_get(struct req *rq, struct resp *rs);
+void handle_feed(struct req *rq, struct resp *rs);
+void handle_bookmarks_get(struct req *rq, struct resp *rs);
+void handle_bookmark_put(struct req *rq, struct resp *rs);
+void handle_bookmark_delete(struct req *rq, struct resp *rs);
+void handle_history_get(struct req *rq, struct resp *rs);
+void handle_read_post(struct req *rq, struct resp *rs);
+void handle_top_stories(struct req *rq, struct resp *rs);
+void handle_related(struct req *rq, struct resp *rs);
 
 /* ops.c */
 void handle_healthz(struct req *rq, struct resp *rs);

@@ -30,6 +30,7 @@ static const struct problem_kind kinds[] = {
     {NS_ERR_TOO_LARGE, 413, "payload-too-large", "Payload too large"},
     {NS_ERR_MEDIA_TYPE, 415, "unsupported-media-type", "Unsupported media type"},
     {NS_ERR_INVALID, 422, "validation-failed", "Validation failed"},
+    {NS_ERR_RATE_LIMITED, 429, "too-many-requests", "Too many requests"},
     {NS_ERR_BUSY, 503, "unavailable", "Service unavailable"},
     {NS_ERR_UNAVAILABLE, 503, "unavailable", "Service unavailable"},
 };

@@ -28,6 +28,8 @@ const char *ns_err_str(enum ns_err err)
         return "unauthorized";
     case NS_ERR_FORBIDDEN:
         return "forbidden";
+    case NS_ERR_RATE_LIMITED:
+        return "rate limited";
     case NS_ERR_NOT_FOUND:
         return "not found";
     case NS_ERR_CONFLICT:

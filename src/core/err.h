@@ -26,6 +26,7 @@ enum ns_err {
     NS_ERR_UNAVAILABLE, /* not ready: starting or draining */
     NS_ERR_UNAUTHORIZED, /* no credentials, or credentials that are not valid */
     NS_ERR_FORBIDDEN,   /* valid credentials without the right */
+    NS_ERR_RATE_LIMITED, /* too many attempts: retry later */
 };
 
 /* A short, stable English name for an error code, for logs and the CLI. */

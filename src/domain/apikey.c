@@ -73,6 +73,32 @@ bool apikey_hash_equal(const unsigned char a[APIKEY_HASH_LEN],
     return sodium_memcmp(a, b, APIKEY_HASH_LEN) == 0;
 }
 
+void session_token_generate(char text[SESSION_TOKEN_MAX],
+                            unsigned char hash[SESSION_TOKEN_HASH_LEN])
+{
+    unsigned char raw[SECRET_BYTES];
+    randombytes_buf(raw, sizeof(raw));
+    memcpy(text, "nss_", 4);
+    sodium_bin2base64(text + 4, SESSION_TOKEN_MAX - 4, raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    crypto_generichash(hash, SESSION_TOKEN_HASH_LEN, (const unsigned char *)text, strlen(text),
+                       NULL, 0);
+    sodium_memzero(raw, sizeof(raw));
+}
+
+bool session_token_parse(const char *text, unsigned char hash[SESSION_TOKEN_HASH_LEN])
+{
+    if (strlen(text) != SESSION_TOKEN_MAX - 1 || strncmp(text, "nss_", 4) != 0)
+        return false;
+    for (const char *c = text + 4; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_'))
+            return false;
+    crypto_generichash(hash, SESSION_TOKEN_HASH_LEN, (const unsigned char *)text, strlen(text),
+                       NULL, 0);
+    return true;
+}
+
 bool apikey_name_valid(const char *name)
 {
     size_t len = strlen(name);

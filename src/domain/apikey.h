@@ -39,6 +39,17 @@ const char *apikey_bearer(const char *header);
 bool apikey_hash_equal(const unsigned char a[APIKEY_HASH_LEN],
                        const unsigned char b[APIKEY_HASH_LEN]);
 
+/* Reader session tokens: "nss_" + 43 base64url characters (32 random bytes). */
+#define SESSION_TOKEN_MAX (4 + 43 + 1)
+#define SESSION_TOKEN_HASH_LEN 32
+
+/* Makes a new session token: its text (handed to the reader once) and its hash (stored). */
+void session_token_generate(char text[SESSION_TOKEN_MAX],
+                            unsigned char hash[SESSION_TOKEN_HASH_LEN]);
+
+/* Hashes a presented token; false when it is not shaped like a session token. */
+bool session_token_parse(const char *text, unsigned char hash[SESSION_TOKEN_HASH_LEN]);
+
 /* True for a key name: 1..64 characters of [A-Za-z0-9._-]. */
 bool apikey_name_valid(const char *name);
 

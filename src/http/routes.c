@@ -12,6 +12,9 @@
 #define WRITE(method, pattern, handler, auth)                                                      \
     {method, pattern, handler, auth, BODY_JSON, NULL, NULL}
 #define DROP(pattern, handler, auth) {"DELETE", pattern, handler, auth, BODY_NONE, NULL, NULL}
+#define MINE(method, pattern, handler) {method, pattern, handler, AUTH_READER, BODY_NONE, NULL, NULL}
+#define MINE_JSON(method, pattern, handler)                                                        \
+    {method, pattern, handler, AUTH_READER, BODY_JSON, NULL, NULL}
 
 const struct route routes[] = {
     READ("/v1/articles", handle_articles_list),
@@ -21,6 +24,9 @@ const struct route routes[] = {
     DROP("/v1/articles/{id}", handle_article_delete, AUTH_INGEST),
     {"POST", "/v1/import", handle_import_finish, AUTH_INGEST, BODY_NDJSON, import_feed,
      import_stream_free},
+    READ("/v1/articles/{id}/related", handle_related),
+    {"POST", "/v1/articles/{id}/reads", handle_read_post, AUTH_NONE, BODY_NONE, NULL, NULL},
+    READ("/v1/top-stories", handle_top_stories),
     READ("/v1/picks", handle_picks_get),
     WRITE("PUT", "/v1/picks", handle_picks_put, AUTH_ADMIN),
     READ("/v1/publications", handle_publications_list),
@@ -42,6 +48,21 @@ const struct route routes[] = {
     READ("/v1/topics/{id}", handle_topic_get),
     WRITE("PATCH", "/v1/topics/{id}", handle_topic_patch, AUTH_ADMIN),
     READ("/v1/topics/{id}/articles", handle_topic_articles),
+    WRITE("POST", "/v1/users", handle_user_post, AUTH_NONE),
+    WRITE("PUT", "/v1/users/{id}/membership", handle_membership_put, AUTH_ADMIN),
+    WRITE("POST", "/v1/sessions", handle_session_post, AUTH_NONE),
+    MINE("DELETE", "/v1/sessions/current", handle_session_delete),
+    MINE("GET", "/v1/me", handle_me_get),
+    MINE_JSON("PATCH", "/v1/me", handle_me_patch),
+    MINE("DELETE", "/v1/me", handle_me_delete),
+    MINE("GET", "/v1/me/follows", handle_follows_get),
+    MINE("PUT", "/v1/me/follows/{kind}/{id}", handle_follow_put),
+    MINE("DELETE", "/v1/me/follows/{kind}/{id}", handle_follow_delete),
+    MINE("GET", "/v1/me/feed", handle_feed),
+    MINE("GET", "/v1/me/bookmarks", handle_bookmarks_get),
+    MINE("PUT", "/v1/me/bookmarks/{id}", handle_bookmark_put),
+    MINE("DELETE", "/v1/me/bookmarks/{id}", handle_bookmark_delete),
+    MINE("GET", "/v1/me/history", handle_history_get),
     READ("/healthz", handle_healthz),
     READ("/readyz", handle_readyz),
     READ("/openapi.json", handle_openapi),

@@ -360,8 +360,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct req *rq, st
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (etag[0])
         MHD_add_response_header(r, "ETag", etag);
+    /* an answer to a request with credentials may be about that caller: never shared */
     MHD_add_response_header(r, "Cache-Control",
-                            rs->no_store || !is_get ? "no-store" : "public, max-age=60");
+                            rq->authorized              ? "private, no-store"
+                            : rs->no_store || !is_get ? "no-store"
+                                                      : "public, max-age=60");
+    if (is_get)
+        MHD_add_response_header(r, "Vary", "Authorization");
     if (draining)
         MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);

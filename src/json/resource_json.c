@@ -219,3 +219,18 @@ json_t *facet_to_json(const struct facet_row *f)
     return json_pack("{ss,ss,sI}", "slug", f->slug ? f->slug : "", "name", f->name ? f->name : "",
                      "count", (json_int_t)f->count);
 }
+
+json_t *user_to_json(const struct user_row *u)
+{
+    return json_pack("{sI,ss,ss,s{ss,so},so}", "id", (json_int_t)u->id, "email", u->email, "name",
+                     u->name, "membership", "plan", u->plan, "expires_at",
+                     time_or_null(u->has_expiry, u->expires_at), "created_at",
+                     time_json(u->created_at));
+}
+
+json_t *follow_to_json(const struct follow_row *f)
+{
+    return json_pack("{ss,sI,ss,ss,so}", "kind", f->kind, "id", (json_int_t)f->id, "slug",
+                     f->slug ? f->slug : "", "name", f->name ? f->name : "", "followed_at",
+                     time_json(f->followed_at));
+}

@@ -28,6 +28,9 @@ json_t *related_to_json(const struct related_row *r);
 /* A topic; trend_window (e.g. "24h") adds its trend figures, NULL leaves them out. */
 json_t *topic_to_json(const struct topic_row *t, const char *trend_window);
 json_t *facet_to_json(const struct facet_row *f);
+/* A reader's account: never its password or tokens. */
+json_t *user_to_json(const struct user_row *u);
+json_t *follow_to_json(const struct follow_row *f);
 
 json_t *publication_ref_to_json(const struct publication_ref *p);
 json_t *publication_to_json(const struct publication_row *p);

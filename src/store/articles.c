@@ -17,9 +17,9 @@
 #define SUMMARY_COLUMNS                                                                            \
     "a.id, a.slug, a.url, a.headline, a.standfirst, a.section, a.language, a.access,"              \
     " p.id, p.slug, p.name, a.image_url, a.image_caption, a.image_credit, a.image_alt,"            \
-    " a.image_width, a.image_height, a.published_at, a.updated_at, a.word_count"
+    " a.image_width, a.image_height, a.published_at, a.updated_at, a.word_count, a.reads"
 
-enum { SUMMARY_NCOLS = 20 };
+enum { SUMMARY_NCOLS = 21 };
 
 static enum ns_err read_authors(struct store *st, struct arena *a, struct article_row *r)
 {
@@ -150,6 +150,7 @@ static void read_summary(struct arena *a, sqlite3_stmt *s, struct article_row *r
     r->published_at = sqlite3_column_int64(s, 17);
     r->updated_at = sqlite3_column_int64(s, 18);
     r->word_count = sqlite3_column_int(s, 19);
+    r->reads = sqlite3_column_int64(s, 20);
 }
 
 enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, const char *slug,
@@ -202,12 +203,12 @@ struct bind {
     const char *t;
 };
 
-/* Ids across all list filters; the rest of a query binds at most 10 more values. */
+/* Ids across all list filters; the rest of a query binds at most 16 more values. */
 #define FILTER_IDS_MAX 40
 
 struct query {
     struct buf sql;
-    struct bind binds[FILTER_IDS_MAX + 10];
+    struct bind binds[FILTER_IDS_MAX + 16];
     int n;
 };
 
@@ -259,6 +260,27 @@ static void where_filters(struct query *q, const struct article_filter *f, bool 
         q_text(q, " AND a.language = ?", f->language);
     if (f->access != ACCESS_ANY)
         q_text(q, " AND a.access = ?", f->access == ACCESS_PREMIUM ? "premium" : "free");
+    if (f->follower > 0) {
+        q_int(q,
+              " AND (a.publication_id IN (SELECT target_id FROM follows"
+              " WHERE user_id = ? AND kind = 'publication')",
+              f->follower);
+        q_int(q,
+              " OR EXISTS (SELECT 1 FROM article_authors fa JOIN follows fo"
+              " ON fo.target_id = fa.author_id AND fo.kind = 'author'"
+              " WHERE fa.article_id = a.id AND fo.user_id = ?)",
+              f->follower);
+        q_int(q,
+              " OR EXISTS (SELECT 1 FROM article_topics ft JOIN follows fo"
+              " ON fo.target_id = ft.topic_id AND fo.kind = 'topic'"
+              " WHERE ft.article_id = a.id AND fo.user_id = ?)",
+              f->follower);
+        q_int(q,
+              " OR EXISTS (SELECT 1 FROM article_entities fe JOIN follows fo"
+              " ON fo.target_id = fe.entity_id AND fo.kind = 'entity'"
+              " WHERE fe.article_id = a.id AND fo.user_id = ?))",
+              f->follower);
+    }
     if (f->has_from)
         q_int(q, " AND a.published_at >= ?", f->from);
     if (f->has_to)
@@ -319,8 +341,13 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
     } else {
         buf_puts(&q.sql, "SELECT a.id, 0 FROM articles a");
     }
+    bool popular = f->sort == SORT_POPULAR;
     where_filters(&q, f, relevance);
-    if (f->has_after && relevance) {
+    if (f->has_after && popular) {
+        q_int(&q, " AND (a.reads < ?", f->after_reads);
+        q_int(&q, " OR (a.reads = ?", f->after_reads);
+        q_int(&q, " AND a.id > ?))", f->after_id);
+    } else if (f->has_after && relevance) {
         q_double(&q, " AND (s.score < ?", f->after_score);
         q_double(&q, " OR (s.score = ?", f->after_score);
         q_int(&q, " AND a.id > ?))", f->after_id);
@@ -333,7 +360,8 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
         q_int(&q, frag, f->after_time);
         q.binds[q.n++] = (struct bind){.i = f->after_id};
     }
-    buf_puts(&q.sql, relevance                  ? " ORDER BY s.score DESC, a.id ASC"
+    buf_puts(&q.sql, popular                    ? " ORDER BY a.reads DESC, a.id ASC"
+                     : relevance                ? " ORDER BY s.score DESC, a.id ASC"
                      : f->sort == SORT_OLDEST ? " ORDER BY a.published_at ASC, a.id ASC"
                                                : " ORDER BY a.published_at DESC, a.id DESC");
     q_int(&q, " LIMIT ?", f->limit);

@@ -171,10 +171,11 @@ struct article_row {
     struct entity_ref *entities; /* most salient first */
     size_t n_entities;
     double score; /* relevance, when listed by relevance */
+    int64_t reads; /* all-time reads */
 };
 
 enum article_access { ACCESS_ANY, ACCESS_FREE, ACCESS_PREMIUM };
-enum article_sort { SORT_NEWEST, SORT_OLDEST, SORT_RELEVANCE };
+enum article_sort { SORT_NEWEST, SORT_OLDEST, SORT_RELEVANCE, SORT_POPULAR };
 
 /* What a list of articles is filtered by, and where its page starts. */
 struct article_filter {
@@ -186,6 +187,7 @@ struct article_filter {
     size_t n_topics;
     const int64_t *entity_ids; /* all must match */
     size_t n_entities;
+    int64_t follower; /* > 0: only articles matching any follow of this reader */
     const char *section_key; /* NULL: any */
     const char *language;    /* NULL: any */
     enum article_access access;
@@ -196,6 +198,7 @@ struct article_filter {
     bool has_after; /* keyset: continue after (after_time or after_score, after_id) */
     int64_t after_time, after_id;
     double after_score;
+    int64_t after_reads; /* keyset of SORT_POPULAR */
     int limit;
 };
 
@@ -440,6 +443,106 @@ enum ns_err store_article_summary(struct store *st, struct arena *a, int64_t id,
                                   struct article_row *out);
 /* Reads the summary and links of the row whose id is set (its score kept). */
 enum ns_err store_article_read_row(struct store *st, struct arena *a, struct article_row *r);
+
+/* --- readers (readers.c) --- */
+
+#define SESSION_HASH_LEN 32
+
+struct user_row {
+    int64_t id;
+    const char *email;
+    const char *name;
+    const char *plan; /* free, trial, member */
+    bool has_expiry;
+    int64_t expires_at;
+    int64_t created_at;
+    const char *password_hash; /* Argon2id string; never leaves the api layer */
+};
+
+/* Creates a reader; NS_ERR_CONFLICT when the email is registered. */
+enum ns_err store_user_create(struct store *st, const char *email, const char *name,
+                              const char *password_hash, const char *plan, int64_t expires_at,
+                              int64_t now, int64_t *id);
+enum ns_err store_user_get(struct store *st, struct arena *a, int64_t id, struct user_row *out);
+enum ns_err store_user_by_email(struct store *st, struct arena *a, const char *email,
+                                struct user_row *out);
+/* Sets what is given (NULL keeps); NS_ERR_CONFLICT when the email is another reader's. */
+enum ns_err store_user_update(struct store *st, int64_t id, const char *name, const char *email,
+                              const char *password_hash);
+/* Sets the plan; NS_ERR_NOT_FOUND when there is no such reader. */
+enum ns_err store_user_membership(struct store *st, int64_t id, const char *plan, bool has_expiry,
+                                  int64_t expires_at);
+/* Deletes the reader with sessions, follows, bookmarks and history. */
+enum ns_err store_user_delete(struct store *st, int64_t id);
+
+enum ns_err store_session_create(struct store *st, const unsigned char hash[SESSION_HASH_LEN],
+                                 int64_t user_id, int64_t now, int64_t expires_at);
+/* The reader of an unexpired session; NS_ERR_NOT_FOUND otherwise. */
+enum ns_err store_session_user(struct store *st, struct arena *a,
+                               const unsigned char hash[SESSION_HASH_LEN], int64_t now,
+                               struct user_row *out);
+enum ns_err store_session_delete(struct store *st, const unsigned char hash[SESSION_HASH_LEN]);
+/* Ends every session of the reader but keep. */
+enum ns_err store_sessions_end_others(struct store *st, int64_t user_id,
+                                      const unsigned char keep[SESSION_HASH_LEN]);
+
+/* Failed sign-ins for email since `since`, and when their window began. */
+enum ns_err store_sign_in_failures(struct store *st, const char *email, int64_t since,
+                                   int *failures, int64_t *window_at);
+enum ns_err store_sign_in_failed(struct store *st, const char *email, int64_t now, int64_t since);
+enum ns_err store_sign_in_clear(struct store *st, const char *email);
+
+/* --- a reader's library and reads (library.c) --- */
+
+#define FOLLOWS_MAX 500
+
+/* Follows (on) or unfollows kind/target; NS_ERR_INVALID past FOLLOWS_MAX. */
+enum ns_err store_follow_set(struct store *st, int64_t user_id, const char *kind, int64_t target,
+                             bool on, int64_t now);
+
+struct follow_row {
+    const char *kind;
+    int64_t id;
+    const char *slug;
+    const char *name;
+    int64_t followed_at;
+};
+
+/* The reader's follows, newest first, after the row `after` (NULL from the start). */
+enum ns_err store_follows_list(struct store *st, struct arena *a, int64_t user_id,
+                               const struct follow_row *after, int limit, struct follow_row **rows,
+                               size_t *n, int64_t *total);
+
+enum ns_err store_bookmark_set(struct store *st, int64_t user_id, int64_t article_id, bool on,
+                               int64_t now);
+
+enum shelf { SHELF_BOOKMARKS, SHELF_HISTORY };
+
+struct shelf_row {
+    int64_t article_id;
+    int64_t at; /* bookmarked or last read */
+};
+
+enum ns_err store_shelf_list(struct store *st, struct arena *a, enum shelf shelf, int64_t user_id,
+                             bool has_after, int64_t after_time, int64_t after_id, int limit,
+                             struct shelf_row **rows, size_t *n, int64_t *total);
+
+/* Counts a read (all-time and in its hour) and, for a reader (user_id > 0), records history. */
+enum ns_err store_read_record(struct store *st, int64_t article_id, int64_t user_id, int64_t now);
+
+struct ranked_row {
+    int64_t article_id;
+    double value; /* reads, or relatedness */
+};
+
+/* Articles by reads in the hours since since_hour, most first (ties by id). */
+enum ns_err store_top_stories(struct store *st, struct arena *a, int64_t since_hour,
+                              bool has_after, int64_t after_reads, int64_t after_id, int limit,
+                              struct ranked_row **rows, size_t *n, int64_t *total);
+
+/* The articles most related to article_id (never itself), best first. */
+enum ns_err store_article_related(struct store *st, struct arena *a, int64_t article_id,
+                                  int64_t now, int limit, struct ranked_row **rows, size_t *n);
 
 /* --- topics (topics.c) --- */
 
