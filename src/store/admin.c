@@ -108,6 +108,9 @@ enum ns_err store_entity_merge(struct store *st, int64_t from, int64_t into)
         " SELECT ?2, name, name_key, slug FROM entities WHERE id = ?1",
         "DELETE FROM entity_aliases WHERE entity_id = ?2"
         " AND alias = (SELECT name FROM entities WHERE id = ?2)",
+        /* readers who followed the merged entity now follow the survivor */
+        "UPDATE OR IGNORE follows SET target_id = ?2 WHERE kind = 'entity' AND target_id = ?1",
+        "DELETE FROM follows WHERE kind = 'entity' AND target_id = ?1",
         /* the old id and slug, and whatever already pointed at them, now lead to the survivor */
         "UPDATE entity_redirects SET into_id = ?2 WHERE into_id = ?1",
         "INSERT INTO entity_redirects (old_id, old_slug, into_id)"

@@ -407,8 +407,8 @@ enum ns_err store_entity_patch(struct store *st, struct arena *a, int64_t id,
                                const struct entity_patch *p);
 /*
  * Merges entity from into entity into: links (mentions and salience added
- * where both were linked), aliases and name move; the old id and slug keep
- * resolving to into. from is deleted.
+ * where both were linked), aliases, name and readers' follows move; the old
+ * id and slug keep resolving to into. from is deleted.
  */
 enum ns_err store_entity_merge(struct store *st, int64_t from, int64_t into);
 /* Rewrites the search index's entity names for every article linked to entity_id. */
