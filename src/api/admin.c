@@ -107,7 +107,9 @@ void handle_entity_patch(struct req *rq, struct resp *rs)
     if (!err)
         err = store_entity_patch(rq->store, rq->arena, row.id, &patch);
     if (err == NS_ERR_CONFLICT)
-        field_errors_add(&fe, "wikidata", "belongs to another entity");
+        field_errors_add(&fe, patch.name ? "name" : "wikidata",
+                         patch.name ? "is another entity's name (merge them instead)"
+                                    : "belongs to another entity");
     err = write_end(rq, err);
     if (err == NS_ERR_NOT_FOUND) {
         resp_lookup_problem(rq, rs, err, "entity");

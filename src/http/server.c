@@ -300,9 +300,11 @@ static void dispatch(struct request_state *st, struct resp *rs)
             rq->n_query = 0; /* never echo bad bytes back in links */
         resp_problem(rq, rs, st->early, early_detail(st->early),
                      st->early == NS_ERR_BAD_PARAM ? &st->early_errors : NULL);
-        if (st->early == NS_ERR_UNAUTHORIZED &&
-            MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "Authorization"))
-            resp_header(rs, "WWW-Authenticate", "Bearer realm=\"newsstand\", error=\"invalid_token\"");
+        /* a token was sent and refused: say so (RFC 6750), in place of the plain challenge */
+        for (size_t i = 0; st->early == NS_ERR_UNAUTHORIZED && i < rs->n_headers; i++)
+            if (strcmp(rs->headers[i].name, "WWW-Authenticate") == 0 &&
+                MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "Authorization"))
+                rs->headers[i].value = "Bearer realm=\"newsstand\", error=\"invalid_token\"";
         return;
     }
     if (st->match == ROUTE_NO_PATH) {

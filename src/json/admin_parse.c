@@ -199,9 +199,8 @@ enum ns_err picks_parse(struct arena *a, const char *text, size_t len, int64_t *
     json_t *arr = json_object_get(root, "article_ids");
     *n = 0;
     *ids = NULL;
-    if (!json_is_array(arr) || json_array_size(arr) > PICKS_MAX) {
-        field_errors_add(fe, "article_ids", "must be an array of at most %d article ids",
-                         PICKS_MAX);
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > PICKS_MAX) {
+        field_errors_add(fe, "article_ids", "must be an array of 1 to %d article ids", PICKS_MAX);
     } else if ((*ids = arena_calloc(a, json_array_size(arr) + 1, sizeof(**ids)))) {
         size_t i;
         json_t *v;

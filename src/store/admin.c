@@ -44,6 +44,13 @@ enum ns_err store_entity_patch(struct store *st, struct arena *a, int64_t id,
         char *key = fold_key(a, p->name);
         if (!key)
             return NS_ERR_NOMEM;
+        PREPARE(taken, "SELECT 1 FROM entities WHERE name_key = ? AND id != ?");
+        bind_text(taken, 1, key);
+        sqlite3_bind_int64(taken, 2, id);
+        int rc = sqlite3_step(taken);
+        sqlite3_reset(taken);
+        if (rc == SQLITE_ROW)
+            return NS_ERR_CONFLICT; /* two entities of one name could not be told apart */
         PREPARE(s, "UPDATE entities SET name = ?2, name_key = ?3 WHERE id = ?1");
         sqlite3_bind_int64(s, 1, id);
         bind_text(s, 2, p->name);
