@@ -113,6 +113,7 @@ bench: deps
 	bench/matcher_bench --data $(BENCH_DATA)
 	python3 bench/linking_eval.py --data $(BENCH_DATA)
 	sh bench/search_bench.sh $(BENCH_DATA)
+	sh bench/readers_bench.sh $(BENCH_DATA)
 
 clean:
 	rm -rf build newsstand bench/matcher_bench

@@ -704,6 +704,18 @@ def test_auth_checked_before_the_body(t, ctx):
             if scope == "admin":
                 r = ctx.call(method, path, body, key="i1", ctype=ctype)
                 expect_problem(t, r, 403, what=f"{method} {tmpl} with the ingest key, {label}")
+    # Existence is not told before authentication: unknown ids answer 401/403, not 404.
+    for method, path, body in (("DELETE", f"/v1/articles/{UNKNOWN_ID}", None),
+                               ("PATCH", f"/v1/articles/{UNKNOWN_ID}", {"headline": "x"}),
+                               ("PATCH", f"/v1/entities/{UNKNOWN_ID}", {"name": "x"}),
+                               ("POST", f"/v1/entities/{UNKNOWN_ID}/merge", {"into": "corvid-fund"}),
+                               ("PATCH", "/v1/topics/no-such-topic", {"name": "x"}),
+                               ("PATCH", "/v1/publications/no-such-publication", {"name": "x"})):
+        r = ctx.call(method, path, body)
+        check_401(t, r, f"{method} {path} (unknown) without a key", False)
+        if not path.startswith("/v1/articles"):
+            r = ctx.call(method, path, body, key="i1")
+            expect_problem(t, r, 403, what=f"{method} {path} (unknown) with the ingest key")
     # A 2 MiB body: 401 without a key (not 413), 403 with the ingest key on an admin route.
     big = b'{"name": "' + b"x" * (2 * MIB) + b'"}'
     for method, path, key, want in (("POST", "/v1/articles", None, 401), ("POST", "/v1/entities", None, 401),
@@ -730,7 +742,8 @@ def test_auth_ingest_key_scope(t, ctx):
                 r = ctx.call(method, path, body, key="i1", ctype=route_ctype(kind))
                 p = expect_problem(t, r, 403, what=f"{method} {tmpl} with the ingest key")
                 if p is not None:
-                    t.check(ctx.keys["i1"] not in r.body.decode("utf-8", "replace"), f"{method} {tmpl}: 403 echoes the key")
+                    t.check(ctx.keys["i1"] not in r.body.decode("utf-8", "replace"),
+                            f"{method} {tmpl}: 403 echoes the key")
         else:
             if kind == "none":
                 r = ctx.call(method, f"/v1/articles/{UNKNOWN_ID}", key="i1")
@@ -765,6 +778,46 @@ def test_auth_admin_key_passes_every_route(t, ctx):
         r = ctx.call("POST", "/v1/entities", BROKEN_JSON, headers={"Authorization": authz})
         t.eq(r.status, 400, f"POST /v1/entities broken JSON with Authorization {authz[:9]!r}…")
     diff_snapshots(t, before, snapshot(ctx, auth_state_paths(ctx)), "after the admin key's broken writes")
+
+
+@test()
+def test_allow_lists_write_methods(t, ctx):
+    ctx.need_keys("a1")
+    art = ctx.aid("aw-006")
+    for method, path, must in (("PUT", "/v1/articles", {"GET", "POST"}),
+                               ("POST", f"/v1/articles/{art}", {"GET", "PATCH", "DELETE"}),
+                               ("DELETE", "/v1/entities/corvid-fund", {"GET", "PATCH"}),
+                               ("GET", "/v1/entities/corvid-fund/merge", {"POST"}),
+                               ("DELETE", "/v1/topics", {"GET", "POST"}),
+                               ("POST", "/v1/picks", {"GET", "PUT"}),
+                               ("GET", "/v1/import", {"POST"})):
+        r = ctx.call(method, path, {} if method in ("PUT", "POST") else None, key="a1")
+        p = expect_problem(t, r, 405, what=f"{method} {path}")
+        if p is not None:
+            allow = {x.strip().upper() for x in (r.header("Allow") or "").split(",") if x.strip()}
+            t.check(must <= allow, f"{method} {path}: Allow {r.header('Allow')!r} lacks {sorted(must - allow)}")
+
+
+@test()
+def test_unknown_query_parameter_on_a_write(t, ctx):
+    ctx.need_keys("a1")
+    total = ctx.total()
+    r = ctx.call("POST", "/v1/articles?dry_run=1", new_article("adm-query-1"), key="a1")
+    expect_problem(t, r, 400, ["dry_run"], slug="invalid-parameter", what="POST /v1/articles?dry_run=1")
+    t.eq(ctx.total(), total, "meta.total after a refused write")
+
+
+@test()
+def test_openapi_describes_write_routes(t, ctx):
+    doc = expect_ok(t, ctx.get("/openapi.json"))
+    paths = {re.sub(r"\{[^}]*\}", "{}", p): v for p, v in (doc.get("paths") or {}).items()}
+    for method, tmpl, scope, kind in WRITE_ROUTES:
+        norm = re.sub(r"\{[^}]*\}", "{}", tmpl)
+        op = (paths.get(norm) or {}).get(method.lower())
+        t.check(isinstance(op, dict), f"/openapi.json does not describe {method} {tmpl}")
+    schemes = ((doc.get("components") or {}).get("securitySchemes") or {}).values()
+    t.check(any(isinstance(s, dict) and s.get("type") == "http" and str(s.get("scheme", "")).lower() == "bearer"
+                for s in schemes), "/openapi.json has no http bearer security scheme")
 
 
 @test()
@@ -825,6 +878,8 @@ def test_post_article_created(t, ctx):
     t.eq([x.get("name") for x in a.get("authors") or []], ["Test Writer"], "authors")
     t.eq(a.get("word_count"), 13, "word_count (paragraph, heading and quote text)")
     t.eq(ctx.total(), total + 1, "GET /v1/articles meta.total after the create")
+    cc = (r.header("Cache-Control") or "").lower()
+    t.check("public" not in cc, f"a write's answer is marked cacheable: Cache-Control {cc!r}")
     g = article_by_id(ctx, t, a["id"])
     t.eq(g, a, "the 201 body is the article as GET /v1/articles/{id} answers it")
 
@@ -893,6 +948,26 @@ def test_post_article_identity_by_url(t, ctx):
 
 
 @test()
+def test_post_article_times_and_url_clash(t, ctx):
+    ctx.need_keys("i1")
+    a = expect_ok(t, ctx.call("POST", "/v1/articles",
+                              new_article("adm-tz-1", "Clocks at the quay", published_at="2024-06-01T10:00:00+02:00"),
+                              key="i1"), 201)
+    t.eq(a.get("published_at"), "2024-06-01T08:00:00Z", "a published_at with an offset is answered in UTC")
+    # a new external_id with the url of another article of the publication: a new article, or a 409 naming url
+    total = ctx.total()
+    r = ctx.call("POST", "/v1/articles", new_article("adm-url-clash", "Same url, new id", url=fixture_url("aw-003")),
+                 key="i1")
+    if r.status == 409:
+        p = expect_problem(t, r, 409, what="POST with a new external_id and another article's url")
+        t.check(p is None or names_field(error_fields(p), "url"),
+                f"POST with another article's url: the 409 names {error_fields(p or {})}, not url")
+        t.eq(ctx.total(), total, "meta.total after the refused post")
+    else:
+        t.eq(r.status, 201, f"POST with a new external_id and another article's url: {short(r.body)}")
+
+
+@test()
 def test_post_article_visible_everywhere_at_once(t, ctx):
     ctx.need_keys("i1")
     before_ent = expect_ok(t, ctx.get("/v1/entities/kestrel-harbour"))
@@ -928,6 +1003,46 @@ def test_post_article_visible_everywhere_at_once(t, ctx):
             "not found by ?entity=kestrel-harbour&topic=harbours")
     t.eq(expect_ok(t, ctx.get(f"/v1/publications/{WIRE}")).get("article_count"),
          before_pub.get("article_count", 0) + 1, "publication article_count")
+
+
+@test()
+def test_writes_change_etags(t, ctx):
+    ctx.need_keys("a1")
+    aid = ctx.aid("aw-002")
+
+    def etag(path):
+        r = ctx.get(path)
+        t.require(r.status == 200 and r.header("ETag"), f"GET {path}: {r.status}, ETag {r.header('ETag')}")
+        return r.header("ETag")
+
+    watched = [f"/v1/articles/{aid}", "/v1/articles?limit=5", "/v1/entities/ferro-authority",
+               "/v1/topics/budgets", f"/v1/publications/{WIRE}", "/v1/articles?q=budget"]
+    tags = {p: etag(p) for p in watched}
+    for p, tag in tags.items():
+        r = ctx.client.request("GET", p, headers={"If-None-Match": tag})
+        t.eq(r.status, 304, f"GET {p} with its own ETag")
+    expect_ok(t, ctx.call("PATCH", f"/v1/articles/{aid}",
+                          {"headline": "Ferro Authority approves a bigger budget", "topics": ["Budgets"]}, key="a1"))
+    expect_ok(t, ctx.call("POST", "/v1/articles", new_article("adm-etag-1", "Budget hearing for the Ferro Authority",
+                                                             topics=["Budgets"]), key="a1"), 201)
+    for p, tag in tags.items():
+        r = ctx.client.request("GET", p, headers={"If-None-Match": tag})
+        t.eq(r.status, 200, f"GET {p} with the ETag from before two writes (a stale 304 hides the write)")
+
+
+@test()
+def test_post_article_with_payload_entities(t, ctx):
+    ctx.need_keys("i1")
+    body = new_article("adm-payload-ent", "A new name enters the story",
+                       entities=[{"name": "Perpetua Lind", "type": "person", "aliases": ["P. Lind"]}],
+                       topics=["Profiles"])
+    a = expect_ok(t, ctx.call("POST", "/v1/articles", body, key="i1"), 201)
+    ents = {e.get("slug"): e for e in a.get("entities") or []}
+    t.check("perpetua-lind" in ents, f"a payload entity is created and linked: {short(a.get('entities'))}")
+    if "perpetua-lind" in ents:
+        t.eq(ents["perpetua-lind"].get("mentions"), 0, "payload entity not in the text: mentions 0")
+    e = expect_ok(t, ctx.get("/v1/entities/perpetua-lind"))
+    t.eq((e.get("type"), e.get("aliases"), e.get("article_count")), ("person", ["P. Lind"], 1), "the payload entity")
 
 
 @test()
@@ -1088,6 +1203,10 @@ def test_patch_identity_conflict(t, ctx):
     expect_problem(t, r, 409, what="PATCH external_id to another article's")
     r = ctx.call("PATCH", f"/v1/articles/{aid}", {"url": fixture_url("aw-003")}, key="a1")
     t.check(r.status in (200, 409), f"PATCH url to another article's (both have external ids): {r.status}")
+    if r.status == 409:
+        p = expect_problem(t, r, 409, what="PATCH url to another article's")
+        t.check(p is None or names_field(error_fields(p), "url"),
+                f"PATCH url to another article's: the 409 names {error_fields(p or {})}, not url")
     if r.status == 200:
         expect_ok(t, ctx.call("PATCH", f"/v1/articles/{aid}", {"url": fixture_url("aw-004")}, key="a1"))
     # the url-identified fixture article: taking its url from another publication's article is no clash;
@@ -1220,9 +1339,11 @@ def test_import_mixed_lines(t, ctx):
             t.check(isinstance(err.get("title"), str) and err.get("title"), f"line {n}: error.title: {short(a)}")
             t.check(isinstance(err.get("errors"), list), f"line {n}: error.errors: {short(a)}")
     if 5 in by_line:
-        t.check(names_field(error_fields(by_line[5].get("error")), "colour"), f"line 5 does not name colour: {short(by_line[5])}")
+        t.check(names_field(error_fields(by_line[5].get("error")), "colour"),
+                f"line 5 does not name colour: {short(by_line[5])}")
     if 6 in by_line:
-        t.check(names_field(error_fields(by_line[6].get("error")), "headline"), f"line 6 does not name headline: {short(by_line[6])}")
+        t.check(names_field(error_fields(by_line[6].get("error")), "headline"),
+                f"line 6 does not name headline: {short(by_line[6])}")
     if 1 in by_line and 7 in by_line:
         t.eq(by_line[7].get("id"), by_line[1].get("id"), "line 7 (duplicate of line 1) is the same article")
     if 9 in by_line:
@@ -1388,7 +1509,8 @@ def test_entity_is_linked_by_new_articles(t, ctx):
                        blocks=[{"type": "paragraph", "text": "Obel served for thirty years."}])
     a = expect_ok(t, ctx.call("POST", "/v1/articles", body, key="a1"), 201)
     ents = {e.get("slug"): e for e in a.get("entities") or []}
-    t.check("nadir-obel" in ents, f"an entity made over HTTP is not linked in a new article: {short(a.get('entities'))}")
+    t.check("nadir-obel" in ents,
+            f"an entity made over HTTP is not linked in a new article: {short(a.get('entities'))}")
     if "nadir-obel" in ents:
         t.eq(ents["nadir-obel"].get("mentions"), 2, "mentions (name + alias)")
     t.eq(expect_ok(t, ctx.get("/v1/entities/nadir-obel")).get("article_count"), 1, "article_count")
@@ -1647,6 +1769,14 @@ def test_picks_refused(t, ctx):
         t.eq(got, ctx.picks, f"picks after the refused PUT with {what}")
         if got != ctx.picks:  # put them back so the next case starts from the same picks
             ctx.call("PUT", "/v1/picks", {"article_ids": ctx.picks}, key="a1")
+    # a picked article that is deleted leaves the picks list
+    a = expect_ok(t, ctx.call("POST", "/v1/articles", new_article("adm-pick-gone", "Picked, then withdrawn"),
+                              key="a1"), 201)
+    expect_ok(t, ctx.call("PUT", "/v1/picks", {"article_ids": [ctx.picks[0], a.get("id"), ctx.picks[1]]}, key="a1"))
+    r = ctx.call("DELETE", f"/v1/articles/{a.get('id')}", key="a1")
+    t.eq(r.status, 204, "DELETE a picked article")
+    g = expect_ok(t, ctx.get("/v1/picks"))
+    t.eq([x.get("id") for x in g.get("data") or []], ctx.picks[:2], "GET /v1/picks after a pick was deleted")
     r = ctx.call("PUT", "/v1/picks", {"article_ids": all_ids[:50]}, key="a1")
     expect_ok(t, r)
     g = expect_ok(t, ctx.get("/v1/picks?limit=100"))
