@@ -99,7 +99,7 @@ static enum ns_err link_article(struct store *st, struct matcher *m, struct aren
 }
 
 /* Turns store refusals that the writer can fix into field errors. */
-static enum ns_err explain(enum ns_err err, const struct article_write *w,
+static enum ns_err explain(enum ns_err err, const struct article_write *w, bool url_clash,
                            struct field_errors *fe)
 {
     if (err == NS_ERR_NOT_FOUND) {
@@ -109,7 +109,7 @@ static enum ns_err explain(enum ns_err err, const struct article_write *w,
         return NS_ERR_INVALID;
     }
     if (err == NS_ERR_CONFLICT) {
-        field_errors_add(fe, w->external_id ? "external_id" : "url",
+        field_errors_add(fe, url_clash || !w->external_id ? "url" : "external_id",
                          "belongs to another article of this publication");
         return NS_ERR_CONFLICT;
     }
@@ -131,13 +131,14 @@ static enum ns_err write_article(struct store *st, struct matcher *m, struct are
     err = store_savepoint(st);
     if (err)
         return err;
-    err = store_article_upsert(st, a, &w, target, now, result, id);
+    bool url_clash = false;
+    err = store_article_upsert(st, a, &w, target, now, result, id, &url_clash);
     if (!err && *result != UPSERT_UNCHANGED)
         err = link_article(st, m, a, &w, *id, *result == UPSERT_CREATED, now);
     if (err == NS_OK)
         return store_release(st);
     store_rollback_savepoint(st);
-    return explain(err, &w, fe);
+    return explain(err, &w, url_clash, fe);
 }
 
 enum ns_err ingest_article(struct store *st, struct matcher *m, struct arena *a, const char *json,

@@ -205,9 +205,23 @@ static enum ns_err authors_link(struct store *st, int64_t article_id, int64_t pu
     return err;
 }
 
+/* True when url is another article's (not except_id's) in the publication. */
+static enum ns_err url_taken(struct store *st, int64_t publication_id, const char *url,
+                             int64_t except_id, bool *taken)
+{
+    STMT_OR_FAIL(s, st, "SELECT 1 FROM articles WHERE publication_id = ? AND url = ? AND id != ?");
+    sqlite3_bind_int64(s, 1, publication_id);
+    bind_text(s, 2, url);
+    sqlite3_bind_int64(s, 3, except_id);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    *taken = rc == SQLITE_ROW;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? NS_OK : store_err(rc);
+}
+
 enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct article_write *w,
                                  int64_t target, int64_t now, enum upsert_result *result,
-                                 int64_t *id)
+                                 int64_t *id, bool *url_clash)
 {
     (void)a;
     int64_t publication_id = 0;
@@ -234,6 +248,14 @@ enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct
     if (err == NS_OK && same) {
         *result = UPSERT_UNCHANGED;
         return NS_OK;
+    }
+    *url_clash = false;
+    if ((err == NS_OK || err == NS_ERR_NOT_FOUND) && w->url) {
+        enum ns_err check = url_taken(st, publication_id, w->url, err == NS_OK ? *id : 0, url_clash);
+        if (check)
+            return check;
+        if (*url_clash)
+            return NS_ERR_CONFLICT;
     }
     if (err == NS_OK) {
         *result = UPSERT_UPDATED;

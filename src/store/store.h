@@ -264,11 +264,11 @@ enum upsert_result { UPSERT_CREATED, UPSERT_UPDATED, UPSERT_UNCHANGED };
  * transaction (store_begin); on error the caller rolls back.
  * NS_ERR_NOT_FOUND when the write names a publication slug that does not
  * exist and gives no name to create it with; NS_ERR_CONFLICT when its url
- * belongs to another article of the publication.
+ * belongs to another article of the publication (then *url_clash is set).
  */
 enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct article_write *w,
                                  int64_t target, int64_t now, enum upsert_result *result,
-                                 int64_t *id);
+                                 int64_t *id, bool *url_clash);
 
 /*
  * Deletes the article with its links, search row and pick, keeping entity
