@@ -111,6 +111,9 @@ const struct reader_access *api_reader_access(const struct req *rq);
 /* Adds a header to the response; silently drops it past RESP_HEADERS_MAX. */
 void resp_header(struct resp *rs, const char *name, const char *value);
 
+/* Answers 204 No Content. */
+void resp_no_content(struct resp *rs);
+
 /* Answers 200 (or status) with the JSON value j, which is stolen. */
 void resp_json(struct req *rq, struct resp *rs, int status, void *j);
 

@@ -18,14 +18,6 @@
 
 static const char *const follow_kinds[] = {"topic", "entity", "publication", "author"};
 
-static void no_content(struct resp *rs)
-{
-    rs->status = 204;
-    rs->body = strdup("");
-    rs->len = 0;
-    rs->content_type = "application/json";
-}
-
 /* Finds what a follow names; NS_ERR_NOT_FOUND for an unknown kind or target. */
 static enum ns_err follow_target(struct req *rq, const char *kind, const char *ref, int64_t *id)
 {
@@ -83,7 +75,7 @@ static void follow_write(struct req *rq, struct resp *rs, bool on)
     } else if (err) {
         resp_problem(rq, rs, err, NULL, NULL);
     } else {
-        no_content(rs);
+        resp_no_content(rs);
     }
 }
 
@@ -231,7 +223,7 @@ static void bookmark_write(struct req *rq, struct resp *rs, bool on)
     if (err)
         resp_lookup_problem(rq, rs, err, "article");
     else
-        no_content(rs);
+        resp_no_content(rs);
 }
 
 void handle_bookmark_put(struct req *rq, struct resp *rs)
@@ -258,7 +250,7 @@ void handle_read_post(struct req *rq, struct resp *rs)
     if (err)
         resp_lookup_problem(rq, rs, err, "article");
     else
-        no_content(rs);
+        resp_no_content(rs);
 }
 
 static const struct {

@@ -67,6 +67,14 @@ static void resp_fallback(struct resp *rs)
     rs->no_store = true;
 }
 
+void resp_no_content(struct resp *rs)
+{
+    rs->status = 204;
+    rs->body = strdup("");
+    rs->len = 0;
+    rs->content_type = "application/json";
+}
+
 void resp_json(struct req *rq, struct resp *rs, int status, void *j)
 {
     json_t *v = j;

@@ -176,14 +176,6 @@ void handle_session_post(struct req *rq, struct resp *rs)
         reply_session(rq, rs, user.id, token, expires);
 }
 
-static void no_content(struct resp *rs)
-{
-    rs->status = 204;
-    rs->body = strdup("");
-    rs->len = 0;
-    rs->content_type = "application/json";
-}
-
 void handle_session_delete(struct req *rq, struct resp *rs)
 {
     if (!query_none(rq, rs) || !write_begin(rq, rs))
@@ -192,7 +184,7 @@ void handle_session_delete(struct req *rq, struct resp *rs)
     if (err)
         resp_problem(rq, rs, err, NULL, NULL);
     else
-        no_content(rs);
+        resp_no_content(rs);
 }
 
 static void reply_me(struct req *rq, struct resp *rs, int64_t id)
@@ -256,7 +248,7 @@ void handle_me_delete(struct req *rq, struct resp *rs)
     if (err)
         resp_problem(rq, rs, err, NULL, NULL);
     else
-        no_content(rs);
+        resp_no_content(rs);
 }
 
 void handle_membership_put(struct req *rq, struct resp *rs)

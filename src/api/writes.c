@@ -159,10 +159,7 @@ void handle_article_delete(struct req *rq, struct resp *rs)
         resp_lookup_problem(rq, rs, err, "article");
         return;
     }
-    rs->status = 204;
-    rs->body = strdup("");
-    rs->len = 0;
-    rs->content_type = "application/json";
+    resp_no_content(rs);
 }
 
 /* --- POST /v1/import: lines are written as they arrive, a batch per chunk --- */

@@ -15,26 +15,6 @@
 enum { NAME_MAX_CHARS = 200, DESCRIPTION_MAX_CHARS = 2000 };
 
 /* Loads the body as a JSON object; NULL with the error recorded (and *err set). */
-static json_t *load_object(const char *text, size_t len, struct field_errors *fe,
-                           enum ns_err *err)
-{
-    json_error_t jerr;
-    json_t *root = fields_load(text, len, &jerr);
-    if (!root) {
-        field_errors_add(fe, "body", "invalid JSON: %s", jerr.text);
-        *err = NS_ERR_BAD_JSON;
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        field_errors_add(fe, "body", "must be a JSON object");
-        *err = NS_ERR_INVALID;
-        return NULL;
-    }
-    *err = NS_OK;
-    return root;
-}
-
 /* Present and null: the client asks to clear the field. */
 static bool is_null(json_t *obj, const char *key)
 {
@@ -47,7 +27,7 @@ enum ns_err entity_patch_parse(struct arena *a, const char *text, size_t len,
 {
     static const char *const keys[] = {"name", "type", "aliases", "wikidata", "description"};
     enum ns_err err;
-    json_t *root = load_object(text, len, fe, &err);
+    json_t *root = fields_load_object(text, len, fe, &err);
     if (!root)
         return err;
     struct field_ctx c = {a, fe};
@@ -104,7 +84,7 @@ enum ns_err merge_parse(struct arena *a, const char *text, size_t len, const cha
 {
     static const char *const keys[] = {"into"};
     enum ns_err err;
-    json_t *root = load_object(text, len, fe, &err);
+    json_t *root = fields_load_object(text, len, fe, &err);
     if (!root)
         return err;
     struct field_ctx c = {a, fe};
@@ -120,7 +100,7 @@ enum ns_err topic_parse(struct arena *a, const char *text, size_t len, bool crea
     static const char *const create_keys[] = {"name", "slug", "parent"};
     static const char *const patch_keys[] = {"name", "parent"};
     enum ns_err err;
-    json_t *root = load_object(text, len, fe, &err);
+    json_t *root = fields_load_object(text, len, fe, &err);
     if (!root)
         return err;
     struct field_ctx c = {a, fe};
@@ -148,7 +128,7 @@ enum ns_err publication_parse(struct arena *a, const char *text, size_t len, boo
 {
     static const char *const keys[] = {"name", "slug", "homepage", "country", "language"};
     enum ns_err err;
-    json_t *root = load_object(text, len, fe, &err);
+    json_t *root = fields_load_object(text, len, fe, &err);
     if (!root)
         return err;
     struct field_ctx c = {a, fe};
@@ -191,7 +171,7 @@ enum ns_err picks_parse(struct arena *a, const char *text, size_t len, int64_t *
 {
     static const char *const keys[] = {"article_ids"};
     enum ns_err err;
-    json_t *root = load_object(text, len, fe, &err);
+    json_t *root = fields_load_object(text, len, fe, &err);
     if (!root)
         return err;
     struct field_ctx c = {a, fe};

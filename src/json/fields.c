@@ -149,3 +149,21 @@ json_t *fields_load(const char *text, size_t len, json_error_t *err)
     }
     return root;
 }
+
+json_t *fields_load_object(const char *text, size_t len, struct field_errors *fe,
+                           enum ns_err *err)
+{
+    json_error_t jerr;
+    json_t *root = fields_load(text, len, &jerr);
+    *err = NS_OK;
+    if (!root) {
+        field_errors_add(fe, "body", "invalid JSON: %s", jerr.text);
+        *err = NS_ERR_BAD_JSON;
+    } else if (!json_is_object(root)) {
+        json_decref(root);
+        root = NULL;
+        field_errors_add(fe, "body", "must be a JSON object");
+        *err = NS_ERR_INVALID;
+    }
+    return root;
+}

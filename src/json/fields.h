@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "core/arena.h"
+#include "core/err.h"
 #include "core/errors.h"
 
 struct field_ctx {
@@ -28,6 +29,14 @@ struct field_ctx {
  * FIELDS_DEPTH_MAX. Returns a new reference, or NULL with *err explained.
  */
 json_t *fields_load(const char *text, size_t len, json_error_t *err);
+
+/*
+ * Parses a written body that must be a JSON object. Returns it, or NULL
+ * with the problem recorded on field "body" and *err set: NS_ERR_BAD_JSON
+ * for broken JSON, NS_ERR_INVALID for valid JSON that is not an object.
+ */
+json_t *fields_load_object(const char *text, size_t len, struct field_errors *fe,
+                           enum ns_err *err);
 
 /*
  * Reads key of obj as a string of 1..max characters with no control

@@ -10,24 +10,6 @@
 #include "domain/timefmt.h"
 #include "json/fields.h"
 
-static json_t *load_object(const char *text, size_t len, struct field_errors *fe,
-                           enum ns_err *err)
-{
-    json_error_t jerr;
-    json_t *root = fields_load(text, len, &jerr);
-    *err = NS_OK;
-    if (!root) {
-        field_errors_add(fe, "body", "invalid JSON: %s", jerr.text);
-        *err = NS_ERR_BAD_JSON;
-    } else if (!json_is_object(root)) {
-        json_decref(root);
-        root = NULL;
-        field_errors_add(fe, "body", "must be a JSON object");
-        *err = NS_ERR_INVALID;
-    }
-    return root;
-}
-
 /* Trims and lowercases an email in place; false when it does not look like one. */
 static bool normalise_email(char *email)
 {
@@ -90,7 +72,7 @@ enum ns_err account_parse(struct arena *a, const char *text, size_t len, enum ac
     static const char *const sign_up_keys[] = {"email", "password", "name"};
     static const char *const patch_keys[] = {"email", "password", "name", "current_password"};
     enum ns_err err;
-    json_t *root = load_object(text, len, fe, &err);
+    json_t *root = fields_load_object(text, len, fe, &err);
     if (!root)
         return err;
     struct field_ctx c = {a, fe};
@@ -126,7 +108,7 @@ enum ns_err membership_parse(struct arena *a, const char *text, size_t len,
 {
     static const char *const keys[] = {"plan", "expires_at"};
     enum ns_err err;
-    json_t *root = load_object(text, len, fe, &err);
+    json_t *root = fields_load_object(text, len, fe, &err);
     if (!root)
         return err;
     struct field_ctx c = {a, fe};

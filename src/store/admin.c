@@ -19,11 +19,6 @@ static enum ns_err run(struct store *st, sqlite3_stmt *s)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? NS_OK : store_err(rc);
 }
 
-#define PREPARE(var, sql)                                                                          \
-    sqlite3_stmt *var = store_stmt(st, sql);                                                       \
-    if (!var)                                                                                      \
-    return store_err(sqlite3_errcode(st->db))
-
 enum ns_err store_entity_reindex(struct store *st, int64_t entity_id)
 {
     PREPARE(s, "UPDATE article_search SET entities = coalesce((SELECT group_concat(n, ' ') FROM ("

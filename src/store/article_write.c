@@ -13,17 +13,10 @@
 #include "domain/slug.h"
 #include "store/slugs.h"
 
-static enum ns_err step_done(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? NS_OK : store_err(rc);
-}
-
 /* Runs a bound INSERT and hands back the new row's id; *id is untouched on error. */
 static enum ns_err step_insert(struct store *st, sqlite3_stmt *s, int64_t *id)
 {
-    enum ns_err err = step_done(s);
+    enum ns_err err = store_step_done(s);
     if (!err)
         *id = sqlite3_last_insert_rowid(st->db);
     return err;
@@ -39,11 +32,6 @@ static enum ns_err step_id(sqlite3_stmt *s, int64_t *id)
     return rc == SQLITE_ROW ? NS_OK : rc == SQLITE_DONE ? NS_ERR_NOT_FOUND : store_err(rc);
 }
 
-#define STMT_OR_FAIL(var, st, sql)                                                                 \
-    sqlite3_stmt *var = store_stmt((st), (sql));                                                   \
-    if (!var)                                                                                      \
-    return store_err(sqlite3_errcode((st)->db))
-
 static enum ns_err publication_resolve(struct store *st, const struct publication_write *p,
                                        int64_t now, int64_t *id)
 {
@@ -53,14 +41,13 @@ static enum ns_err publication_resolve(struct store *st, const struct publicatio
     else
         slug_make(p->name, "publication", slug);
 
-    STMT_OR_FAIL(find, st, "SELECT id FROM publications WHERE slug = ?");
+    PREPARE(find, "SELECT id FROM publications WHERE slug = ?");
     bind_text(find, 1, slug);
     enum ns_err err = step_id(find, id);
     if (err != NS_ERR_NOT_FOUND || !p->name)
         return err;
 
-    STMT_OR_FAIL(ins, st,
-                 "INSERT INTO publications (slug, name, homepage, country, language, created_at)"
+    PREPARE(ins, "INSERT INTO publications (slug, name, homepage, country, language, created_at)"
                  " VALUES (?, ?, ?, ?, ?, ?)");
     bind_text(ins, 1, slug);
     bind_text(ins, 2, p->name);
@@ -74,7 +61,7 @@ static enum ns_err publication_resolve(struct store *st, const struct publicatio
 static enum ns_err author_resolve(struct store *st, int64_t publication_id, const char *name,
                                   int64_t now, int64_t *id)
 {
-    STMT_OR_FAIL(find, st, "SELECT id FROM authors WHERE publication_id = ? AND name = ?");
+    PREPARE(find, "SELECT id FROM authors WHERE publication_id = ? AND name = ?");
     sqlite3_bind_int64(find, 1, publication_id);
     bind_text(find, 2, name);
     enum ns_err err = step_id(find, id);
@@ -86,8 +73,8 @@ static enum ns_err author_resolve(struct store *st, int64_t publication_id, cons
     err = store_unique_slug(st, SLUG_AUTHORS, base, slug);
     if (err)
         return err;
-    STMT_OR_FAIL(ins, st,
-                 "INSERT INTO authors (slug, name, publication_id, created_at) VALUES (?, ?, ?, ?)");
+    PREPARE(ins,
+            "INSERT INTO authors (slug, name, publication_id, created_at) VALUES (?, ?, ?, ?)");
     bind_text(ins, 1, slug);
     bind_text(ins, 2, name);
     sqlite3_bind_int64(ins, 3, publication_id);
@@ -100,11 +87,11 @@ static enum ns_err article_find(struct store *st, int64_t publication_id,
                                 const struct article_write *w, int64_t *id, bool *same)
 {
     /* Two statements, not one with CASE: each must be able to use its own unique index. */
-    STMT_OR_FAIL(s, st,
-                 w->external_id
-                     ? "SELECT id, content_hash FROM articles"
-                       " WHERE publication_id = ?1 AND external_id = ?2"
-                     : "SELECT id, content_hash FROM articles WHERE publication_id = ?1 AND url = ?2");
+    PREPARE(s,
+            w->external_id
+                ? "SELECT id, content_hash FROM articles"
+                  " WHERE publication_id = ?1 AND external_id = ?2"
+                : "SELECT id, content_hash FROM articles WHERE publication_id = ?1 AND url = ?2");
     sqlite3_bind_int64(s, 1, publication_id);
     bind_text(s, 2, w->external_id ? w->external_id : w->url);
     int rc = sqlite3_step(s);
@@ -153,13 +140,12 @@ static enum ns_err article_insert(struct store *st, int64_t publication_id,
     enum ns_err err = store_unique_slug(st, SLUG_ARTICLES, base, slug);
     if (err)
         return err;
-    STMT_OR_FAIL(s, st,
-                 "INSERT INTO articles (publication_id, external_id, url, headline, standfirst,"
-                 " section, section_key, language, access, image_url, image_caption,"
-                 " image_credit, image_alt, image_width, image_height, blocks, word_count,"
-                 " published_at, content_hash, slug, updated_at, created_at)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                 " ?16, ?17, ?18, ?19, ?20, ?18, ?21)");
+    PREPARE(s, "INSERT INTO articles (publication_id, external_id, url, headline, standfirst,"
+               " section, section_key, language, access, image_url, image_caption,"
+               " image_credit, image_alt, image_width, image_height, blocks, word_count,"
+               " published_at, content_hash, slug, updated_at, created_at)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+               " ?16, ?17, ?18, ?19, ?20, ?18, ?21)");
     bind_content(s, publication_id, w, section_key);
     bind_text(s, 20, slug);
     sqlite3_bind_int64(s, 21, now);
@@ -170,37 +156,35 @@ static enum ns_err article_update(struct store *st, int64_t publication_id,
                                   const struct article_write *w, const char *section_key,
                                   int64_t now, int64_t id)
 {
-    STMT_OR_FAIL(s, st,
-                 "UPDATE articles SET publication_id = ?1, external_id = ?2, url = ?3,"
-                 " headline = ?4, standfirst = ?5, section = ?6, section_key = ?7,"
-                 " language = ?8, access = ?9, image_url = ?10, image_caption = ?11,"
-                 " image_credit = ?12, image_alt = ?13, image_width = ?14, image_height = ?15,"
-                 " blocks = ?16, word_count = ?17, published_at = ?18, content_hash = ?19,"
-                 " updated_at = max(?20, ?18) WHERE id = ?21");
+    PREPARE(s, "UPDATE articles SET publication_id = ?1, external_id = ?2, url = ?3,"
+               " headline = ?4, standfirst = ?5, section = ?6, section_key = ?7,"
+               " language = ?8, access = ?9, image_url = ?10, image_caption = ?11,"
+               " image_credit = ?12, image_alt = ?13, image_width = ?14, image_height = ?15,"
+               " blocks = ?16, word_count = ?17, published_at = ?18, content_hash = ?19,"
+               " updated_at = max(?20, ?18) WHERE id = ?21");
     bind_content(s, publication_id, w, section_key);
     sqlite3_bind_int64(s, 20, now);
     sqlite3_bind_int64(s, 21, id);
-    return step_done(s);
+    return store_step_done(s);
 }
 
 static enum ns_err authors_link(struct store *st, int64_t article_id, int64_t publication_id,
                                 const struct article_write *w, int64_t now)
 {
-    STMT_OR_FAIL(del, st, "DELETE FROM article_authors WHERE article_id = ?");
+    PREPARE(del, "DELETE FROM article_authors WHERE article_id = ?");
     sqlite3_bind_int64(del, 1, article_id);
-    enum ns_err err = step_done(del);
+    enum ns_err err = store_step_done(del);
     for (size_t i = 0; i < w->n_authors && !err; i++) {
         int64_t author_id = 0;
         err = author_resolve(st, publication_id, w->authors[i], now, &author_id);
         if (err)
             break;
-        STMT_OR_FAIL(ins, st,
-                     "INSERT OR IGNORE INTO article_authors (article_id, author_id, position)"
+        PREPARE(ins, "INSERT OR IGNORE INTO article_authors (article_id, author_id, position)"
                      " VALUES (?, ?, ?)");
         sqlite3_bind_int64(ins, 1, article_id);
         sqlite3_bind_int64(ins, 2, author_id);
         sqlite3_bind_int64(ins, 3, (int64_t)i);
-        err = step_done(ins);
+        err = store_step_done(ins);
     }
     return err;
 }
@@ -209,7 +193,7 @@ static enum ns_err authors_link(struct store *st, int64_t article_id, int64_t pu
 static enum ns_err url_taken(struct store *st, int64_t publication_id, const char *url,
                              int64_t except_id, bool *taken)
 {
-    STMT_OR_FAIL(s, st, "SELECT 1 FROM articles WHERE publication_id = ? AND url = ? AND id != ?");
+    PREPARE(s, "SELECT 1 FROM articles WHERE publication_id = ? AND url = ? AND id != ?");
     sqlite3_bind_int64(s, 1, publication_id);
     bind_text(s, 2, url);
     sqlite3_bind_int64(s, 3, except_id);
@@ -251,7 +235,8 @@ enum ns_err store_article_upsert(struct store *st, struct arena *a, const struct
     }
     *url_clash = false;
     if ((err == NS_OK || err == NS_ERR_NOT_FOUND) && w->url) {
-        enum ns_err check = url_taken(st, publication_id, w->url, err == NS_OK ? *id : 0, url_clash);
+        enum ns_err check =
+            url_taken(st, publication_id, w->url, err == NS_OK ? *id : 0, url_clash);
         if (check)
             return check;
         if (*url_clash)
@@ -293,7 +278,7 @@ enum ns_err store_article_delete(struct store *st, int64_t id)
         if (!s)
             return store_err(sqlite3_errcode(st->db));
         sqlite3_bind_int64(s, 1, id);
-        err = step_done(s);
+        err = store_step_done(s);
     }
     return err;
 }

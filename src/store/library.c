@@ -6,18 +6,6 @@
 
 #include <string.h>
 
-#define PREPARE(var, sql)                                                                          \
-    sqlite3_stmt *var = store_stmt(st, sql);                                                       \
-    if (!var)                                                                                      \
-    return store_err(sqlite3_errcode(st->db))
-
-static enum ns_err done(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? NS_OK : store_err(rc);
-}
-
 enum ns_err store_follow_set(struct store *st, int64_t user_id, const char *kind, int64_t target,
                              bool on, int64_t now)
 {
@@ -26,7 +14,7 @@ enum ns_err store_follow_set(struct store *st, int64_t user_id, const char *kind
         sqlite3_bind_int64(s, 1, user_id);
         bind_text(s, 2, kind);
         sqlite3_bind_int64(s, 3, target);
-        return done(s);
+        return store_step_done(s);
     }
     PREPARE(c, "SELECT count(*) FROM follows WHERE user_id = ?");
     sqlite3_bind_int64(c, 1, user_id);
@@ -43,7 +31,7 @@ enum ns_err store_follow_set(struct store *st, int64_t user_id, const char *kind
     sqlite3_bind_int64(s, 4, now);
     sqlite3_bind_int64(s, 5, count);
     sqlite3_bind_int64(s, 6, FOLLOWS_MAX);
-    enum ns_err err = done(s);
+    enum ns_err err = store_step_done(s);
     if (err)
         return err;
     if (count >= FOLLOWS_MAX && sqlite3_changes(st->db) == 0) {
@@ -113,7 +101,7 @@ enum ns_err store_bookmark_set(struct store *st, int64_t user_id, int64_t articl
     sqlite3_bind_int64(s, 2, article_id);
     if (on)
         sqlite3_bind_int64(s, 3, now);
-    return done(s);
+    return store_step_done(s);
 }
 
 /* Lists (article id, time) pairs of a reader's bookmarks or history, newest first. */
@@ -162,7 +150,7 @@ enum ns_err store_read_record(struct store *st, int64_t article_id, int64_t user
 {
     PREPARE(a, "UPDATE articles SET reads = reads + 1 WHERE id = ?");
     sqlite3_bind_int64(a, 1, article_id);
-    enum ns_err err = done(a);
+    enum ns_err err = store_step_done(a);
     if (!err && sqlite3_changes(st->db) == 0)
         return NS_ERR_NOT_FOUND;
     if (!err) {
@@ -170,7 +158,7 @@ enum ns_err store_read_record(struct store *st, int64_t article_id, int64_t user
                    " ON CONFLICT DO UPDATE SET reads = reads + 1");
         sqlite3_bind_int64(b, 1, article_id);
         sqlite3_bind_int64(b, 2, now / 3600);
-        err = done(b);
+        err = store_step_done(b);
     }
     if (!err && user_id > 0) {
         PREPARE(h, "INSERT INTO history (user_id, article_id, read_at) VALUES (?, ?, ?)"
@@ -178,7 +166,7 @@ enum ns_err store_read_record(struct store *st, int64_t article_id, int64_t user
         sqlite3_bind_int64(h, 1, user_id);
         sqlite3_bind_int64(h, 2, article_id);
         sqlite3_bind_int64(h, 3, now);
-        err = done(h);
+        err = store_step_done(h);
     }
     return err;
 }

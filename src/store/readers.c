@@ -8,18 +8,6 @@
 
 #include <string.h>
 
-#define PREPARE(var, sql)                                                                          \
-    sqlite3_stmt *var = store_stmt(st, sql);                                                       \
-    if (!var)                                                                                      \
-    return store_err(sqlite3_errcode(st->db))
-
-static enum ns_err done(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? NS_OK : store_err(rc);
-}
-
 #define USER_COLUMNS "u.id, u.email, u.name, u.plan, u.plan_expires_at, u.created_at, u.password_hash"
 
 static void read_user(struct arena *a, sqlite3_stmt *s, struct user_row *u)
@@ -56,7 +44,7 @@ enum ns_err store_user_create(struct store *st, const char *email, const char *n
     bind_text(s, 4, plan);
     sqlite3_bind_int64(s, 5, expires_at);
     sqlite3_bind_int64(s, 6, now);
-    enum ns_err err = done(s);
+    enum ns_err err = store_step_done(s);
     if (!err)
         *id = sqlite3_last_insert_rowid(st->db);
     return err;
@@ -86,7 +74,7 @@ enum ns_err store_user_update(struct store *st, int64_t id, const char *name, co
     bind_text(s, 2, name);
     bind_text(s, 3, email);
     bind_text(s, 4, password_hash);
-    return done(s);
+    return store_step_done(s);
 }
 
 enum ns_err store_user_membership(struct store *st, int64_t id, const char *plan, bool has_expiry,
@@ -99,7 +87,7 @@ enum ns_err store_user_membership(struct store *st, int64_t id, const char *plan
         sqlite3_bind_int64(s, 3, expires_at);
     else
         sqlite3_bind_null(s, 3);
-    enum ns_err err = done(s);
+    enum ns_err err = store_step_done(s);
     return !err && sqlite3_changes(st->db) == 0 ? NS_ERR_NOT_FOUND : err;
 }
 
@@ -114,7 +102,7 @@ enum ns_err store_user_delete(struct store *st, int64_t id)
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !err; i++) {
         PREPARE(s, steps[i]);
         sqlite3_bind_int64(s, 1, id);
-        err = done(s);
+        err = store_step_done(s);
     }
     return err;
 }
@@ -128,7 +116,7 @@ enum ns_err store_session_create(struct store *st, const unsigned char hash[SESS
     sqlite3_bind_int64(s, 2, user_id);
     sqlite3_bind_int64(s, 3, now);
     sqlite3_bind_int64(s, 4, expires_at);
-    return done(s);
+    return store_step_done(s);
 }
 
 enum ns_err store_session_user(struct store *st, struct arena *a,
@@ -146,7 +134,7 @@ enum ns_err store_session_delete(struct store *st, const unsigned char hash[SESS
 {
     PREPARE(s, "DELETE FROM sessions WHERE token_hash = ?");
     sqlite3_bind_blob(s, 1, hash, SESSION_HASH_LEN, SQLITE_STATIC);
-    return done(s);
+    return store_step_done(s);
 }
 
 enum ns_err store_sessions_end_others(struct store *st, int64_t user_id,
@@ -155,7 +143,7 @@ enum ns_err store_sessions_end_others(struct store *st, int64_t user_id,
     PREPARE(s, "DELETE FROM sessions WHERE user_id = ? AND token_hash != ?");
     sqlite3_bind_int64(s, 1, user_id);
     sqlite3_bind_blob(s, 2, keep, SESSION_HASH_LEN, SQLITE_STATIC);
-    return done(s);
+    return store_step_done(s);
 }
 
 enum ns_err store_sign_in_failures(struct store *st, const char *email, int64_t since,
@@ -181,12 +169,12 @@ enum ns_err store_sign_in_failed(struct store *st, const char *email, int64_t no
     bind_text(s, 1, email);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, since);
-    return done(s);
+    return store_step_done(s);
 }
 
 enum ns_err store_sign_in_clear(struct store *st, const char *email)
 {
     PREPARE(s, "DELETE FROM sign_in_failures WHERE email = ?");
     bind_text(s, 1, email);
-    return done(s);
+    return store_step_done(s);
 }

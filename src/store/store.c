@@ -137,6 +137,13 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql)
     return stmt;
 }
 
+enum ns_err store_step_done(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? NS_OK : store_err(rc);
+}
+
 const char *col_text(struct arena *a, sqlite3_stmt *s, int i)
 {
     const unsigned char *t = sqlite3_column_text(s, i);

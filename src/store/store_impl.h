@@ -30,6 +30,15 @@ struct store {
  */
 sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 
+/* Declares var as the cached statement for sql, or returns the connection's error. */
+#define PREPARE(var, sql)                                                                          \
+    sqlite3_stmt *var = store_stmt(st, sql);                                                       \
+    if (!var)                                                                                      \
+    return store_err(sqlite3_errcode(st->db))
+
+/* Steps a bound statement that returns no rows and resets it; NS_OK when it ran. */
+enum ns_err store_step_done(sqlite3_stmt *s);
+
 /* Maps a SQLite result code to an ns_err. */
 enum ns_err store_err(int rc);
 
