@@ -4,7 +4,8 @@
 #   2. the end-to-end suites (tests/e2e/run.py: the HTTP API; lifecycle.py:
 #      command line, migrations, graceful stop; entities.py: linking, entities
 #      and topics; demo.py: the demo corpus make run serves; search.py: q;
-#      admin.py: API keys and every write route)
+#      admin.py: API keys and every write route; accounts.py: readers,
+#      paywall, follows, feed, shelves, ownership)
 #      against the release binary;
 #   3. the same suites against the ASan/UBSan binary.
 # Prints every part's own report, then one closing line "N passed, N failed".
@@ -36,7 +37,7 @@ for t in "$@"; do
     failed=$((failed + f))
 done
 
-suites="run.py lifecycle.py entities.py demo.py search.py admin.py"
+suites="run.py lifecycle.py entities.py demo.py search.py admin.py accounts.py"
 pairs=""
 for bin in ./newsstand build/asan/newsstand; do
     for suite in $suites; do pairs="$pairs $suite:$bin"; done
