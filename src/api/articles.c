@@ -34,25 +34,25 @@ static enum ns_err find_ref(struct req *rq, enum ref_kind kind, const char *text
     enum ns_err err = NS_ERR_NOT_FOUND;
     switch (kind) {
     case REF_PUBLICATION: {
-        struct publication_row row;
+        struct publication_row row = {0};
         err = store_publication_get(rq->store, rq->arena, is_id ? numeric : 0, text, &row);
         *id = row.id;
         break;
     }
     case REF_AUTHOR: {
-        struct author_row row;
+        struct author_row row = {0};
         err = store_author_get(rq->store, rq->arena, is_id ? numeric : 0, text, &row);
         *id = row.id;
         break;
     }
     case REF_TOPIC: {
-        struct topic_row row;
+        struct topic_row row = {0};
         err = store_topic_find(rq->store, rq->arena, text, &row);
         *id = row.id;
         break;
     }
     case REF_ENTITY: {
-        struct entity_row row;
+        struct entity_row row = {0};
         err = store_entity_find(rq->store, rq->arena, text, &row);
         *id = row.id;
         break;

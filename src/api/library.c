@@ -25,19 +25,19 @@ static enum ns_err follow_target(struct req *rq, const char *kind, const char *r
     bool is_id = slug_is_id(ref, &numeric);
     enum ns_err err = NS_ERR_NOT_FOUND;
     if (strcmp(kind, "topic") == 0) {
-        struct topic_row t;
+        struct topic_row t = {0};
         err = store_topic_find(rq->store, rq->arena, ref, &t);
         *id = t.id;
     } else if (strcmp(kind, "entity") == 0) {
-        struct entity_row e;
+        struct entity_row e = {0};
         err = store_entity_find(rq->store, rq->arena, ref, &e);
         *id = e.id;
     } else if (strcmp(kind, "publication") == 0) {
-        struct publication_row p;
+        struct publication_row p = {0};
         err = store_publication_get(rq->store, rq->arena, is_id ? numeric : 0, ref, &p);
         *id = p.id;
     } else if (strcmp(kind, "author") == 0) {
-        struct author_row au;
+        struct author_row au = {0};
         err = store_author_get(rq->store, rq->arena, is_id ? numeric : 0, ref, &au);
         *id = au.id;
     }
