@@ -109,6 +109,8 @@ int main(int argc, char **argv)
         return cli_entities_import(&cfg);
     case CMD_RELINK:
         return cli_relink(&cfg);
+    case CMD_BACKUP:
+        return cli_backup(&cfg);
     case CMD_KEYS_CREATE:
     case CMD_KEYS_LIST:
     case CMD_KEYS_REVOKE:

@@ -22,6 +22,7 @@ enum command {
     CMD_KEYS_CREATE,
     CMD_KEYS_LIST,
     CMD_KEYS_REVOKE,
+    CMD_BACKUP,
     CMD_MIGRATE,
     CMD_CHECK,
     CMD_HELP,
@@ -58,6 +59,7 @@ int cli_import(const struct config *cfg);
 int cli_entities_import(const struct config *cfg);
 int cli_relink(const struct config *cfg);
 int cli_keys(const struct config *cfg);
+int cli_backup(const struct config *cfg);
 int cli_migrate(const struct config *cfg);
 int cli_check(const struct config *cfg);
 

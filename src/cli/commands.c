@@ -332,3 +332,23 @@ int cli_keys(const struct config *cfg)
     store_close(st);
     return err ? 1 : 0;
 }
+
+int cli_backup(const struct config *cfg)
+{
+    struct store *st = NULL;
+    if (strcmp(cfg->file, "-") == 0 || access(cfg->file, F_OK) == 0) {
+        fprintf(stderr, "newsstand: backup: %s exists (or is -): give a new file\n", cfg->file);
+        return 1;
+    }
+    if (cli_open_store(cfg->db, false, &st))
+        return 1;
+    enum ns_err err = store_backup(st, cfg->file);
+    store_close(st);
+    if (err) {
+        fprintf(stderr, "newsstand: backup to %s failed: %s\n", cfg->file, ns_err_str(err));
+        unlink(cfg->file);
+        return 1;
+    }
+    printf("backed up %s to %s\n", cfg->db, cfg->file);
+    return 0;
+}

@@ -48,7 +48,7 @@ static const struct {
     enum command command;
 } commands[] = {
     {"serve", CMD_SERVE},     {"import", CMD_IMPORT}, {"migrate", CMD_MIGRATE},
-    {"relink", CMD_RELINK},
+    {"relink", CMD_RELINK},   {"backup", CMD_BACKUP},
     {"check", CMD_CHECK},     {"help", CMD_HELP},     {"--help", CMD_HELP},
     {"-h", CMD_HELP},         {"--version", CMD_VERSION}, {"version", CMD_VERSION},
 };
@@ -108,7 +108,8 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
         snprintf(err, err_len, "unknown command '%s'", argv[1]);
         return false;
     }
-    bool takes_file = cfg->command == CMD_IMPORT || cfg->command == CMD_ENTITIES_IMPORT;
+    bool takes_file = cfg->command == CMD_IMPORT || cfg->command == CMD_ENTITIES_IMPORT ||
+                      cfg->command == CMD_BACKUP;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -166,7 +167,9 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
         return false;
     }
     if (takes_file && !cfg->file && cfg->command != CMD_HELP) {
-        snprintf(err, err_len, "import needs a file (or - for standard input)");
+        snprintf(err, err_len, cfg->command == CMD_BACKUP
+                                   ? "backup needs a destination file"
+                                   : "import needs a file (or - for standard input)");
         return false;
     }
     return true;
@@ -190,6 +193,8 @@ void config_usage(FILE *out)
           "                      make an API key; it is printed once, as the last line\n"
           "  keys list           list the keys (names, scopes, use; never the keys)\n"
           "  keys revoke NAME    revoke a key at once\n"
+          "  backup DEST         write a consistent copy of the database to the new file DEST\n"
+          "                      (safe while the server runs)\n"
           "  migrate             apply pending schema migrations and exit\n"
           "  check               run integrity checks; exit 0 when the database is sound\n"
           "  --version           print the version\n"

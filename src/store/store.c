@@ -253,3 +253,22 @@ enum ns_err store_check(struct store *st, struct arena *a, bool *ok, const char 
     buf_release(&out);
     return err;
 }
+
+enum ns_err store_backup(struct store *st, const char *dest)
+{
+    sqlite3 *out = NULL;
+    int rc = sqlite3_open_v2(dest, &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        /* one step copies everything under one read lock: a consistent snapshot */
+        sqlite3_backup *b = sqlite3_backup_init(out, "main", st->db, "main");
+        if (!b) {
+            rc = sqlite3_errcode(out);
+        } else {
+            rc = sqlite3_backup_step(b, -1);
+            int finish = sqlite3_backup_finish(b);
+            rc = rc == SQLITE_DONE ? finish : rc;
+        }
+    }
+    sqlite3_close_v2(out);
+    return rc == SQLITE_OK ? NS_OK : store_err(rc);
+}

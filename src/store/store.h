@@ -74,6 +74,12 @@ int store_schema_version_known(void);
  */
 enum ns_err store_check(struct store *st, struct arena *a, bool *ok, const char **report);
 
+/*
+ * Copies the whole database to a new file at dest, consistently, while
+ * others keep reading and writing. The caller makes sure dest is new.
+ */
+enum ns_err store_backup(struct store *st, const char *dest);
+
 /* Reads the cursor-sealing key made by the first migration. */
 enum ns_err store_cursor_key(struct store *st, unsigned char key[CURSOR_KEY_LEN]);
 

@@ -366,6 +366,30 @@ def test_sigint_stops_gracefully(env):
     graceful_stop(env, signal.SIGINT)
 
 
+@test
+def test_backup_while_serving(env):
+    db = env.db()
+    check(env.run("import", FIXTURE, "--db", db).returncode == 0, "import")
+    s = Server(env, db)
+    ready = s.wait_ready()
+    dest = os.path.join(env.tmp, "backup.sqlite")
+    r = env.run("backup", dest, "--db", db) if ready else None
+    again = env.run("backup", dest, "--db", db) if ready else None
+    code, err = s.stop()
+    check(ready, f"server did not start: {err[-300:]}")
+    check(r.returncode == 0 and os.path.exists(dest), f"backup: {r.stderr}")
+    check(again.returncode == 1 and "exists" in again.stderr, "a backup never overwrites a file")
+    check(env.run("check", "--db", dest).returncode == 0, "the copy passes newsstand check")
+    def count(path):
+        con = sqlite3.connect(path)
+        try:
+            return con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        finally:
+            con.close()
+    check(count(dest) == count(db) > 0, f"copy has {count(dest)} articles, original {count(db)}")
+    check(code == 0, f"exit {code}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="./newsstand")
