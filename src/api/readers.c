@@ -215,7 +215,8 @@ void handle_me_patch(struct req *rq, struct resp *rs)
     enum ns_err err = account_parse(rq->arena, rq->body, rq->body_len, FORM_ACCOUNT_PATCH, &w, &fe);
     if (!err)
         err = store_user_get(rq->store, rq->arena, rq->reader->user_id, &user);
-    if (!err && w.current_password && !password_matches(user.password_hash, w.current_password)) {
+    if (!err && (w.email || w.password) &&
+        !(w.current_password && password_matches(user.password_hash, w.current_password))) {
         field_errors_add(&fe, "current_password", "is not this account's password");
         err = NS_ERR_INVALID;
     }

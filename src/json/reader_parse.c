@@ -94,8 +94,9 @@ enum ns_err account_parse(struct arena *a, const char *text, size_t len, enum ac
         out->name = fields_string(&c, root, "name", "name", 100, form == FORM_SIGN_UP, false);
     if (form == FORM_ACCOUNT_PATCH) {
         out->current_password = password(&c, root, "current_password", false, false);
+        /* null counts as missing: an email or password change always proves the old one */
         if ((out->email || out->password) && !out->current_password &&
-            !json_object_get(root, "current_password"))
+            !json_is_string(json_object_get(root, "current_password")))
             field_errors_add(fe, "current_password",
                              "is required to change the email or the password");
     }

@@ -302,6 +302,13 @@ def test_password_change_and_sign_out_and_delete(ctx):
     check(status == 422 and body["errors"][0]["field"] == "current_password", f"needs current: {status}")
     status, body, _, _ = ctx.call("PATCH", "/v1/me", body={"password": "a brand new one", "current_password": "wrong wrong"}, token=old)
     check(status == 422, f"wrong current password: {status}")
+    for sneaky in ({"password": "a brand new one", "current_password": None},
+                   {"email": "thief@example.org", "current_password": None},
+                   {"email": "thief@example.org", "current_password": 5}):
+        status, body, _, _ = ctx.call("PATCH", "/v1/me", body=sneaky, token=old)
+        check(status == 422, f"{sneaky}: {status} (a stolen token must not change credentials)")
+    me, _, _ = ctx.ok("GET", "/v1/me", token=old)
+    check(me["email"] == "ann@example.org", f"email changed without the password: {me['email']}")
     ctx.ok("PATCH", "/v1/me", 200, body={"password": "a brand new one", "current_password": "ann password!"}, token=old)
     check(ctx.call("GET", "/v1/me", token=old)[0] == 200, "the current session stays")
     check(ctx.call("GET", "/v1/me", token=second["token"])[0] == 401, "other sessions end")

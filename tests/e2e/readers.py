@@ -40,16 +40,19 @@ loopback only; every loop is bounded.
 """
 
 import argparse
+import gzip
 import http.client
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
@@ -198,8 +201,16 @@ class Response:
                 raise TestFailure(f"{self.label}: body is not JSON ({e}): {short(self.body)} (status {self.status})")
         return self._json
 
+    def plain_body(self):
+        if (self.header("Content-Encoding") or "").lower() == "gzip":
+            try:
+                return gzip.decompress(self.body)
+            except (OSError, EOFError):
+                return self.body
+        return self.body
+
     def has_secret(self):
-        text = self.body.lower() + b"\n".join(f"{k}: {v}".encode("utf-8", "replace").lower()
+        text = self.plain_body().lower() + b"\n".join(f"{k}: {v}".encode("utf-8", "replace").lower()
                                               for k, v in self.headers)
         return SECRET_STEM in text
 
@@ -246,6 +257,52 @@ class Client:
 
     def close(self):
         self.conn.close()
+
+
+def raw_request(port, method, path, headers, body, chunked=False, chunk=64 * 1024, timeout=60):
+    """One request on its own connection, for big or chunked bodies. Sends the body while
+    watching for an early answer (a 401/413 may come before the body is read); returns a
+    Response, with .error set when the server gave no readable answer."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close"]
+    for k, v in headers.items():
+        lines.append(f"{k}: {v}")
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + chunk]), body[i:i + chunk])
+                           for i in range(0, len(body), chunk)) + b"0\r\n\r\n"
+    else:
+        lines.append(f"Content-Length: {len(body)}")
+        payload = body
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+    s = socket.create_connection((HOST, port), timeout=timeout)
+    try:
+        s.setblocking(False)
+        off, deadline, sent_all = 0, time.monotonic() + timeout, False
+        while off < len(data) and time.monotonic() < deadline:
+            r, w, _ = select.select([s], [s], [], max(0.0, deadline - time.monotonic()))
+            if r:
+                break  # an answer (or a close) before the whole body went out
+            if w:
+                try:
+                    off += s.send(data[off:off + 256 * 1024])
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+        sent_all = off >= len(data)
+        s.setblocking(True)
+        s.settimeout(max(1.0, deadline - time.monotonic()))
+        resp = http.client.HTTPResponse(s, method=method)
+        try:
+            resp.begin()
+            body_in = resp.read()
+        except (http.client.HTTPException, OSError) as e:
+            return Response(method, path, None, [("X-Test-Error", f"no answer ({type(e).__name__}: {e}); "
+                                                                  f"sent {off} of {len(data)} bytes")], b"")
+        del sent_all
+        return Response(method, path, resp.status, resp.getheaders(), body_in)
+    finally:
+        s.close()
 
 
 def expect_ok(t, r, status=200):
@@ -750,6 +807,72 @@ def test_signup_password_length_counts_characters(t, ctx):
     t.eq(r.status, 201, "sign-in with the 8-character (16-byte) password")
 
 
+@test()
+def test_signup_concurrent_same_email_makes_one(t, ctx):
+    email, pw = "race.same@readers.example", "pw-Race-Same-Email-1"
+    ctx.passwords.add(pw)
+    results, lock = [], threading.Lock()
+
+    def worker():
+        c = Client(ctx.port)
+        try:
+            r = c.request("POST", "/v1/users", body=encode_body({"email": email, "password": pw, "name": "Racer"}),
+                          headers={"Content-Type": "application/json"})
+            ctx.audit(r)
+            if r.status == 201:
+                try:
+                    tok = json.loads(r.body).get("token")
+                    if isinstance(tok, str):
+                        ctx.tokens[tok] = "racer (sign-up)"
+                except ValueError:
+                    pass
+            with lock:
+                results.append(r.status)
+        except OSError as e:
+            with lock:
+                results.append(f"{type(e).__name__}")
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    t.eq(sorted(map(str, results)), sorted(["201"] + ["409"] * 7), "8 simultaneous sign-ups with one email")
+
+
+@test()
+def test_signup_password_with_a_nul_byte(t, ctx):
+    pw, other = "Nul-Byte\u0000Tail-1", "Nul-Byte\u0000Other-2"
+    ctx.passwords.update({pw, other})
+    r = ctx.call("POST", "/v1/users", {"email": "nul.byte@readers.example", "password": pw, "name": "Nul"})
+    t.check(r.status in (201, 400, 422), f"sign-up with a NUL in the password: {r.status}: {short(r.body)}")
+    if r.status == 201:
+        tok = r.json.get("token")
+        if isinstance(tok, str):
+            ctx.tokens[tok] = "nul (sign-up)"
+        r2, _ = ctx.signin("nul.byte@readers.example", other, "nul")
+        t.eq(r2.status, 401, "sign-in with another password sharing the part before the NUL")
+        r3, _ = ctx.signin("nul.byte@readers.example", "Nul-Byte", "nul")
+        t.eq(r3.status, 401, "sign-in with only the part before the NUL")
+    r = ctx.call("POST", "/v1/users", {"email": "nul.mail@readers.example\u0000x", "password": "pw-Nul-Mail-01",
+                                       "name": "Nul"})
+    ctx.passwords.add("pw-Nul-Mail-01")
+    t.check(r.status in (400, 422), f"sign-up with a NUL in the email: expected 400/422, got {r.status}")
+
+
+@test()
+def test_signup_body_too_large(t, ctx):
+    big = {"email": "big@readers.example", "password": "pw-Big-Body-0001", "name": "x" * (2 * 1024 * 1024)}
+    ctx.passwords.add("pw-Big-Body-0001")
+    for chunked in (False, True):
+        r = raw_request(ctx.port, "POST", "/v1/users", {"Content-Type": "application/json"}, encode_body(big),
+                        chunked=chunked)
+        ctx.audit(r)
+        expect_problem(t, r, 413, what=f"sign-up with a 2 MiB body ({'chunked' if chunked else 'Content-Length'})")
+
+
 # ================================================================ sign-in, sign-out
 
 @test()
@@ -838,6 +961,28 @@ def test_signin_rate_limit(t, ctx):
     t.eq(r.status, 200, "R's sign-up session still works while its sign-in is rate limited")
     r, tok = ctx.signin(ctx.readers["A"].email, ctx.readers["A"].password, "A")
     t.eq(r.status, 201, "another reader can still sign in")
+
+
+@test()
+def test_signin_rate_limit_unknown_email_and_spellings(t, ctx):
+    # An unknown email is limited like a known one (else the 429 tells which accounts exist),
+    # and the five failures count together across spellings of one address.
+    for email in ("ghost.limit@readers.example", None):
+        if email is None:
+            pw = "pw-Spell-Limit-0001"
+            r = ctx.signup("S", "spell.limit@readers.example", pw, "Sam Spelling")
+            t.require(r.status == 201, f"sign-up of S: {r.status}")
+            spellings = ["spell.limit@readers.example", "SPELL.LIMIT@readers.example", " Spell.Limit@Readers.Example",
+                         "spell.limit@READERS.EXAMPLE ", "Spell.limit@readers.example"]
+            right = pw
+        else:
+            spellings = [email] * 5
+            right = "pw-Ghost-Whatever-1"
+        for i, e in enumerate(spellings):
+            r, _ = ctx.signin(e, f"pw-wrong-Spell-{i}", "S")
+            t.eq(r.status, 401, f"failed sign-in {i + 1} of 5 as {e!r}")
+        r, tok = ctx.signin(spellings[0].strip().lower(), right, "S")
+        expect_problem(t, r, 429, what=f"sign-in after 5 failures ({'unknown' if email else 'known, several spellings'})")
 
 
 @test()
@@ -985,9 +1130,12 @@ def test_me_get_headers(t, ctx):
 @test()
 def test_me_patch_name(t, ctx):
     ctx.need("E")
+    etag = ctx.get("/v1/me", token="E").header("ETag")
     r = ctx.call("PATCH", "/v1/me", {"name": "Eve Renamed"}, token="E")
     u = expect_ok(t, r)
     check_user(t, u, "PATCH /v1/me name")
+    r2 = ctx.get("/v1/me", token="E", headers={"If-None-Match": etag or '"none"'})
+    t.eq(r2.status, 200, "GET /v1/me with the ETag from before the rename")
     t.eq(u.get("name"), "Eve Renamed", "PATCH /v1/me: name in the answer")
     t.eq(ctx.get("/v1/me", token="E").json.get("name"), "Eve Renamed", "GET /v1/me after the rename")
     r = ctx.call("PATCH", "/v1/me", {"name": "ä" * 100}, token="E")
@@ -1174,6 +1322,34 @@ def test_paywall_etags_differ_and_304_only_for_the_same_view(t, ctx):
         if who != "anonymous":
             t.check({"private", "no-store"} <= cc_tokens(r),
                     f"article as {who}: Cache-Control {r.header('Cache-Control')!r}")
+
+
+@test()
+def test_paywall_follows_membership_changes_at_once(t, ctx):
+    ctx.need_keys("adm")
+    ctx.need("F")
+    aid = ctx.aid("rw-04")
+    path = f"/v1/articles/{aid}"
+    q = f"/v1/articles?q={seg(PREMIUM['rw-04'][1])}"
+    r = ctx.get(path, token="F")
+    check_full_article(t, ctx, r, "rw-04", True, "free F")
+    etag_locked = r.header("ETag")
+    steps = [("member until tomorrow", {"plan": "member", "expires_at": rfc3339(utcnow() + timedelta(days=1))}, False),
+             ("member expired a minute ago", {"plan": "member", "expires_at": rfc3339(utcnow() - timedelta(minutes=1))},
+              True),
+             ("trial until tomorrow", {"plan": "trial", "expires_at": rfc3339(utcnow() + timedelta(days=1))}, False),
+             ("free", {"plan": "free", "expires_at": None}, True)]
+    for label, body, locked in steps:
+        r = ctx.call("PUT", membership_path(ctx, "F"), body, key="adm")
+        t.require(r.status == 200, f"PUT membership of F ({label}): {r.status}: {short(r.body)}")
+        r = ctx.get(path, token="F", headers={"If-None-Match": etag_locked} if not locked else None)
+        check_full_article(t, ctx, r, "rw-04", locked, f"F as {label}")
+        r = ctx.get(q, token="F")
+        t.eq(r.has_secret(), not locked, f"search snippet for F as {label}: holds the full text")
+        for enc in ("gzip", None):
+            r = ctx.get(path, token="F", headers={"Accept-Encoding": enc} if enc else None)
+            t.eq(r.has_secret(), not locked, f"article for F as {label} (Accept-Encoding {enc}): holds the full text")
+    t.eq(plan_of(ctx, "F"), {"plan": "free", "expires_at": None}, "F is free again")
 
 
 @test()
@@ -1567,6 +1743,38 @@ def test_history_latest_first_deduplicated(t, ctx):
     t.eq(exts(ctx, ids_of(history_of(t, ctx, "A"))), ["rw-03", "rd-02"], "history after reading rw-03 again (by slug)")
 
 
+@test()
+def test_reads_concurrent_are_all_counted(t, ctx):
+    aid = ctx.aid("rw-06")
+    n_threads, per = 8, 6
+    ok, lock = [0], threading.Lock()
+
+    def worker():
+        c = Client(ctx.port)
+        try:
+            for _ in range(per):
+                r = c.request("POST", f"/v1/articles/{aid}/reads")
+                ctx.audit(r)
+                if r.status == 204:
+                    with lock:
+                        ok[0] += 1
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    t.eq(ok[0], n_threads * per, "simultaneous anonymous reads answered 204")
+    ctx.reads[aid] = ctx.reads.get(aid, 0) + ok[0]
+    items = walk(t, ctx, "/v1/top-stories?window=1h", limit=100)
+    got = {x.get("id"): x.get("reads") for x in items}
+    t.eq(got.get(aid), ctx.reads[aid], "reads of rw-06 after simultaneous reads")
+
+
 # ================================================================ top stories, popular
 
 def expected_top(ctx):
@@ -1602,6 +1810,25 @@ def test_sort_popular(t, ctx):
     t.eq(exts(ctx, ids_of(items)), exts(ctx, want), "sort=popular: all-time reads desc, then id")
     r = ctx.get("/v1/articles?sort=popular&limit=1")
     t.eq(expect_ok(t, r)["meta"].get("sort"), "popular", "sort=popular: meta.sort")
+
+
+@test()
+def test_topics_trending_counts_reads(t, ctx):
+    sums = {}
+    for aid, n in ctx.reads.items():
+        for x in ctx.summaries[aid].get("topics", []):
+            sums[x["slug"]] = sums.get(x["slug"], 0) + n
+    for window in ("1h", "24h", "7d"):
+        items = walk(t, ctx, f"/v1/topics?sort=trending&window={window}", limit=100)
+        got = {}
+        for x in items:
+            tr = x.get("trend") or {}
+            t.eq(tr.get("window"), window, f"trending ({window}): trend.window of {x.get('slug')}")
+            got[x.get("slug")] = tr.get("reads")
+        for slug, n in sorted(sums.items()):
+            t.eq(got.get(slug), n, f"trending ({window}): trend.reads of {slug}")
+        keys = [((x.get("trend") or {}).get("articles", 0), (x.get("trend") or {}).get("reads", 0)) for x in items]
+        t.check(keys == sorted(keys, reverse=True), f"trending ({window}): not ranked by articles, then reads: {keys}")
 
 
 @test()
@@ -1789,6 +2016,10 @@ def test_entity_merge_moves_follows(t, ctx):
                 x.get("id") in (src["id"], dst["id"])]
         t.eq([(x.get("id"), x.get("slug")) for x in ents], [(dst["id"], "merge-target-thing")],
              f"{name}'s follows after the merge: the survivor, once")
+    r = ctx.call("PUT", "/v1/me/follows/entity/merge-source-thing", token="A")
+    t.eq(r.status, 204, "following the merged entity by its old slug")
+    ents = [x for x in follows_of(t, ctx, "A") if x.get("kind") == "entity" and x.get("id") in (src["id"], dst["id"])]
+    t.eq([x.get("id") for x in ents], [dst["id"]], "following by the old slug follows the survivor, once")
     for name in ("A", "B"):
         t.eq(ctx.call("DELETE", "/v1/me/follows/entity/merge-target-thing", token=name).status, 204,
              f"{name} unfollows the survivor")
@@ -1843,6 +2074,32 @@ def test_deleted_readers_reads_still_count(t, ctx):
     items = walk(t, ctx, "/v1/top-stories?window=1h", limit=100)
     t.eq([(ctx.ext_of(x.get("id")), x.get("reads")) for x in items], [(ctx.ext_of(i), n) for i, n in want],
          "top stories (1h) at the end (a deleted reader's reads stay)")
+
+
+@test()
+def test_deleted_account_leaves_nothing_to_a_newcomer(t, ctx):
+    r = ctx.signup("Z", "zed.gone@readers.example", "pw-Zed-Gone-0001", "Zed Gone")
+    t.require(r.status == 201, f"sign-up of Z: {r.status}: {short(r.body)}")
+    z = ctx.readers["Z"]
+    r2, z2 = ctx.signin(z.email, z.password, "Z")
+    t.require(r2.status == 201 and z2, f"sign-in of Z: {r2.status}")
+    t.eq(ctx.call("PUT", "/v1/me/follows/topic/science", token="Z").status, 204, "Z follows science")
+    t.eq(ctx.call("PUT", f"/v1/me/bookmarks/{ctx.aid('rd-06')}", token="Z").status, 204, "Z bookmarks rd-06")
+    ctx.read(t, "rd-06", token="Z")
+    t.eq(ctx.call("DELETE", "/v1/me", token="Z").status, 204, "Z deletes its account")
+    r = ctx.signup("Y", "yan.new@readers.example", "pw-Yan-New-00001", "Yan New")
+    t.require(r.status == 201, f"sign-up of Y: {r.status}: {short(r.body)}")
+    y = ctx.readers["Y"]
+    for p in ("/v1/me/follows", "/v1/me/bookmarks", "/v1/me/history"):
+        r = ctx.get(p, token="Y")
+        t.eq(expect_ok(t, r).get("data"), [], f"GET {p} of a newcomer (id {y.id}; the deleted Z had id {z.id})")
+    r = ctx.get("/v1/me/feed", token="Y")
+    t.eq(expect_ok(t, r)["meta"].get("source"), "top-stories", "a newcomer's feed falls back to top stories")
+    for tok in (z.token, z2):
+        r = ctx.get("/v1/me", token=tok)
+        expect_problem(t, r, 401, what="GET /v1/me with a session of the deleted Z after a newcomer signed up")
+    me = ctx.get("/v1/me", token="Y").json
+    t.eq((me.get("email"), me.get("name")), ("yan.new@readers.example", "Yan New"), "the newcomer's /v1/me")
 
 
 # ================================================================ list parameters, HEAD
