@@ -39,10 +39,14 @@ bool write_begin(struct req *rq, struct resp *rs)
 /* Commits (when err is NS_OK) or rolls back, and releases the write lock; returns the outcome. */
 enum ns_err write_end(struct req *rq, enum ns_err err)
 {
+    bool committing = !err;
     if (!err)
         err = store_commit(rq->store);
     if (err)
         store_rollback(rq->store);
+    /* a failed commit undoes entities the matcher learned during the write */
+    if (committing && err)
+        ingest_matcher_refresh(rq->store, rq->ctx->matcher);
     pthread_mutex_unlock(&rq->ctx->write_lock);
     return err;
 }
@@ -275,8 +279,10 @@ enum ns_err import_feed(struct req *rq, const char *data, size_t len)
         err = NS_ERR_NOMEM;
     if (!err)
         err = store_commit(rq->store);
-    if (err)
+    if (err) {
         store_rollback(rq->store);
+        ingest_matcher_refresh(rq->store, rq->ctx->matcher);
+    }
     pthread_mutex_unlock(&rq->ctx->write_lock);
     return err;
 }
@@ -295,8 +301,10 @@ void handle_import_finish(struct req *rq, struct resp *rs)
             err = end_line(rq, s);
         if (!err)
             err = store_commit(rq->store);
-        if (err)
+        if (err) {
             store_rollback(rq->store);
+            ingest_matcher_refresh(rq->store, rq->ctx->matcher);
+        }
         pthread_mutex_unlock(&rq->ctx->write_lock);
     }
     if (err || !s) {

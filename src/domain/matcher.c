@@ -82,6 +82,13 @@ void matcher_free(struct matcher *m)
     free(m);
 }
 
+void matcher_swap(struct matcher *a, struct matcher *b)
+{
+    struct matcher tmp = *a;
+    *a = *b;
+    *b = tmp;
+}
+
 size_t matcher_size(const struct matcher *m)
 {
     return m->names;

@@ -37,6 +37,9 @@ void matcher_free(struct matcher *m);
  */
 enum ns_err matcher_add(struct matcher *m, const char *name, int64_t entity_id);
 
+/* Exchanges the contents of two matchers (to replace one in place). */
+void matcher_swap(struct matcher *a, struct matcher *b);
+
 /* How many distinct names are registered. */
 size_t matcher_size(const struct matcher *m);
 

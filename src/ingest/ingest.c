@@ -18,6 +18,29 @@ static void learn_name(void *cls, const char *name, int64_t id)
     (void)matcher_add(cls, name, id);
 }
 
+/* A matcher that remembers whether a write taught it names (to undo them on rollback). */
+struct learning {
+    struct matcher *m;
+    bool learned;
+};
+
+static void learn_new_name(void *cls, const char *name, int64_t id)
+{
+    struct learning *l = cls;
+    l->learned = true;
+    learn_name(l->m, name, id);
+}
+
+enum ns_err ingest_matcher_refresh(struct store *st, struct matcher *m)
+{
+    struct matcher *fresh = NULL;
+    enum ns_err err = ingest_matcher_load(st, &fresh);
+    if (!err)
+        matcher_swap(m, fresh);
+    matcher_free(fresh);
+    return err;
+}
+
 enum ns_err ingest_matcher_load(struct store *st, struct matcher **out)
 {
     *out = matcher_new();
@@ -65,7 +88,7 @@ static enum ns_err index_article(struct store *st, struct arena *a, int64_t id,
 }
 
 /* Links the article to its topics and to the entities it names and mentions. */
-static enum ns_err link_article(struct store *st, struct matcher *m, struct arena *a,
+static enum ns_err link_article(struct store *st, struct learning *l, struct arena *a,
                                 const struct article_write *w, int64_t id, bool created,
                                 int64_t now)
 {
@@ -80,15 +103,15 @@ static enum ns_err link_article(struct store *st, struct matcher *m, struct aren
         err = store_article_topics_set(st, id, topic_ids, w->n_topics);
     for (size_t i = 0; i < w->n_entities && !err; i++) {
         enum upsert_result r;
-        err = store_entity_upsert(st, a, &w->entities[i], false, now, &r, &given[i], learn_name,
-                                  m);
+        err = store_entity_upsert(st, a, &w->entities[i], false, now, &r, &given[i],
+                                  learn_new_name, l);
     }
     if (err)
         return err;
     struct link_input in = {w->headline, w->standfirst, w->blocks, w->n_blocks, given,
                             w->n_entities};
     struct entity_link *links = NULL;
-    long n = linking_run(m, &in, &links);
+    long n = linking_run(l->m, &in, &links);
     if (n < 0)
         return NS_ERR_NOMEM;
     err = store_article_links_set(st, id, created, links, (size_t)n);
@@ -132,12 +155,19 @@ static enum ns_err write_article(struct store *st, struct matcher *m, struct are
     if (err)
         return err;
     bool url_clash = false;
+    struct learning l = {m, false};
     err = store_article_upsert(st, a, &w, target, now, result, id, &url_clash);
     if (!err && *result != UPSERT_UNCHANGED)
-        err = link_article(st, m, a, &w, *id, *result == UPSERT_CREATED, now);
+        err = link_article(st, &l, a, &w, *id, *result == UPSERT_CREATED, now);
     if (err == NS_OK)
         return store_release(st);
     store_rollback_savepoint(st);
+    /* the entities this write created are gone again: so must their names be */
+    if (l.learned) {
+        enum ns_err refreshed = ingest_matcher_refresh(st, m);
+        if (refreshed)
+            return refreshed;
+    }
     return explain(err, &w, url_clash, fe);
 }
 
@@ -167,10 +197,16 @@ enum ns_err ingest_entity(struct store *st, struct matcher *m, struct arena *a, 
     err = store_savepoint(st);
     if (err)
         return err;
-    err = store_entity_upsert(st, a, &w, true, now, result, id, learn_name, m);
+    struct learning l = {m, false};
+    err = store_entity_upsert(st, a, &w, true, now, result, id, learn_new_name, &l);
     if (err == NS_OK)
         return store_release(st);
     store_rollback_savepoint(st);
+    if (l.learned) {
+        enum ns_err refreshed = ingest_matcher_refresh(st, m);
+        if (refreshed)
+            return refreshed;
+    }
     if (err == NS_ERR_INVALID) {
         field_errors_add(fe, "name", "has no letters or digits");
     } else if (err == NS_ERR_CONFLICT) {

@@ -25,6 +25,12 @@
 enum ns_err ingest_matcher_load(struct store *st, struct matcher **out);
 
 /*
+ * Rebuilds m in place from the store as it now stands (after a rollback
+ * undid entities m had learned). m is unchanged when the rebuild fails.
+ */
+enum ns_err ingest_matcher_refresh(struct store *st, struct matcher *m);
+
+/*
  * Writes one article given as write-format JSON, with its topics and entity
  * links. Must run inside a transaction; the article's changes are undone
  * alone if it fails (a savepoint), so the transaction stays usable. Entities

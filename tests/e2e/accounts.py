@@ -322,6 +322,27 @@ def test_password_change_and_sign_out_and_delete(ctx):
           "deleted account cannot sign in")
 
 
+@test
+def test_rolled_back_entities_are_forgotten(ctx):
+    """A write that fails after creating an entity must not leave its name linkable."""
+    def post(ext, headline, body, entities=None):
+        art = {"publication": "acct-gazette", "external_id": ext, "headline": headline,
+               "published_at": "2026-04-01T08:00:00Z", "body_text": body}
+        if entities is not None:
+            art["entities"] = entities
+        return ctx.call("POST", "/v1/articles", body=art, token=ctx.ingest)
+    status, _, _, _ = post("rb-1", "Failing write", "Text.", [{"name": "Zorblax Corporation"}, {"name": "!!!"}])
+    check(status == 422, f"the write with a nameless entity: {status}")
+    status, body, _, _ = post("rb-2", "The Zorblax Corporation grows", "The Zorblax Corporation said so.")
+    check(status == 201, f"a later article naming it: {status} {body}")
+    check(all(e["name"] != "Zorblax Corporation" for e in body["entities"]), "a rolled-back entity got linked")
+    status, body, _, _ = post("rb-3", "Quux Limited opens", "Quux Limited opened.", [{"name": "Quux Limited"}])
+    check(status == 201, f"creating Quux: {status}")
+    status, body, _, _ = post("rb-4", "Zorblax Corporation again", "Zorblax Corporation, again.")
+    check(status == 201 and all(e["name"] != "Quux Limited" for e in body["entities"]),
+          f"the old name now points at another entity: {body and body.get('entities')}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="./newsstand")
