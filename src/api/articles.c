@@ -137,6 +137,9 @@ static void parse_filters(struct req *rq, struct article_filter *f, struct field
         f->match = search_query_translate(rq->arena, v, &why);
         if (!f->match)
             field_errors_add(fe, "q", "%s", why);
+        /* what a reader may not read must not decide what they find either */
+        f->hide_premium_rest = paywall_locked(true, api_reader_access(rq), rq->now);
+        f->match_public = f->match ? store_search_public(rq->arena, f->match) : NULL;
     }
     f->sort = query_get(rq, "q") ? SORT_RELEVANCE : SORT_NEWEST;
     if ((v = query_get(rq, "sort"))) {
@@ -199,7 +202,7 @@ static json_t *hits_json(struct req *rq, const struct article_filter *f,
     }
     for (size_t i = 0; i < n; i++)
         ids[i] = rows[i].id;
-    *err = store_search_hits(rq->store, rq->arena, f->match, ids, n, hits);
+    *err = store_search_hits(rq->store, rq->arena, f->match, f->hide_premium_rest, ids, n, hits);
     json_t *data = *err ? NULL : json_array();
     for (size_t i = 0; data && i < n; i++)
         if (json_array_append_new(data, hit_json(rq, &rows[i], &hits[i]))) {
@@ -277,7 +280,8 @@ static const char *canonical(struct req *rq, const char *route, const struct art
 {
     struct buf b;
     buf_init(&b);
-    buf_printf(&b, "articles|%s|%s|q=%s", route, sort_names[f->sort], f->match ? f->match : "");
+    buf_printf(&b, "articles|%s|%s|q=%s|h=%d", route, sort_names[f->sort], f->match ? f->match : "",
+               (int)f->hide_premium_rest);
     for (size_t i = 0; i < f->n_publications; i++)
         buf_printf(&b, "|p%lld", (long long)f->publication_ids[i]);
     for (size_t i = 0; i < f->n_authors; i++)

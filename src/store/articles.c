@@ -237,6 +237,11 @@ static void where_filters(struct query *q, const struct article_filter *f, bool 
     if (f->match && !search_joined)
         q_text(q, " AND a.id IN (SELECT rowid FROM article_search WHERE article_search MATCH ?)",
                f->match);
+    if (f->match && f->hide_premium_rest && f->match_public)
+        q_text(q,
+               " AND (a.access = 'free' OR a.id IN (SELECT rowid FROM article_search"
+               " WHERE article_search MATCH ?))",
+               f->match_public);
     for (size_t i = 0; i < f->n_publications; i++)
         q_int(q, " AND a.publication_id = ?", f->publication_ids[i]);
     for (size_t i = 0; i < f->n_authors; i++)
@@ -382,11 +387,12 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
     bool relevance = f->sort == SORT_RELEVANCE && f->match;
     if (relevance) {
         /* Score in a subquery: ns_score needs the FTS5 cursor that matched the row. */
-        q_text(&q,
-               "SELECT a.id, s.score FROM (SELECT rowid AS sid,"
-               " ns_score(article_search) AS score FROM article_search"
-               " WHERE article_search MATCH ?) s JOIN articles a ON a.id = s.sid",
-               f->match);
+        q_int(&q,
+              "SELECT a.id, s.score FROM (SELECT rowid AS sid, ns_score(article_search, ?"
+              " AND (SELECT access = 'premium' FROM articles WHERE id = article_search.rowid))"
+              " AS score FROM article_search",
+              f->hide_premium_rest);
+        q_text(&q, " WHERE article_search MATCH ?) s JOIN articles a ON a.id = s.sid", f->match);
     } else {
         buf_puts(&q.sql, "SELECT a.id, 0 FROM articles a");
     }

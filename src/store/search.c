@@ -27,11 +27,15 @@ static const double k1 = 1.2, b = 0.75;
 
 enum { PHRASES_MAX = 64 };
 
+/*
+ * ns_score(article_search [, hide_rest]): with hide_rest true the hidden
+ * part of a premium body does not count, so a reader without access cannot
+ * learn what it says from how an article ranks.
+ */
 static void ns_score(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
                      int nval, sqlite3_value **val)
 {
-    (void)nval;
-    (void)val;
+    bool hide_rest = nval >= 1 && sqlite3_value_int(val[0]) != 0;
     int n_inst = 0, n_phrase = api->xPhraseCount(fts), n_col = api->xColumnCount(fts);
     int tf[PHRASES_MAX][COLS];
     if (n_phrase > PHRASES_MAX)
@@ -52,7 +56,7 @@ static void ns_score(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
     double score = 0;
     for (int c = 0; c < n_col; c++) {
         int len = 0;
-        if (api->xColumnSize(fts, c, &len) != SQLITE_OK)
+        if ((hide_rest && c == COL_REST) || api->xColumnSize(fts, c, &len) != SQLITE_OK)
             continue;
         double norm = k1 * (1 - b + b * (double)len / col_avglen[c]);
         for (int p = 0; p < n_phrase; p++)
@@ -111,8 +115,23 @@ enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, c
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 
+const char *store_search_public(struct arena *a, const char *match)
+{
+    static const char prefix[] = "{headline standfirst lead authors entities} : (";
+    size_t len = strlen(match);
+    char *out = arena_alloc(a, sizeof(prefix) + len + 1);
+    if (out) {
+        memcpy(out, prefix, sizeof(prefix) - 1);
+        memcpy(out + sizeof(prefix) - 1, match, len);
+        out[sizeof(prefix) - 1 + len] = ')';
+        out[sizeof(prefix) + len] = '\0';
+    }
+    return out;
+}
+
 enum ns_err store_search_hits(struct store *st, struct arena *a, const char *match,
-                              const int64_t *ids, size_t n, struct search_hit *hits)
+                              bool hide_premium_rest, const int64_t *ids, size_t n,
+                              struct search_hit *hits)
 {
     /* One pass over the matches for the whole page: marking text re-reads the query's
      * doclists, so doing it per row would cost a full search per result. */
@@ -125,7 +144,9 @@ enum ns_err store_search_hits(struct store *st, struct arena *a, const char *mat
     for (size_t i = 0; i < n; i++)
         hits[i] = (struct search_hit){0};
     sqlite3_stmt *s = store_stmt(
-        st, "SELECT rowid, ns_score(article_search), highlight(article_search, 0, x'01', x'02'),"
+        st, "SELECT rowid, ns_score(article_search, ?3 AND (SELECT access = 'premium'"
+            " FROM articles WHERE id = article_search.rowid)),"
+            " highlight(article_search, 0, x'01', x'02'),"
             " snippet(article_search, 2, x'01', x'02', '…', 24),"
             " snippet(article_search, 3, x'01', x'02', '…', 24)"
             " FROM article_search WHERE article_search MATCH ?1"
@@ -136,6 +157,7 @@ enum ns_err store_search_hits(struct store *st, struct arena *a, const char *mat
     }
     bind_text(s, 1, match);
     bind_text(s, 2, list.data);
+    sqlite3_bind_int(s, 3, hide_premium_rest);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(s, 0);

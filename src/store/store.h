@@ -200,6 +200,10 @@ struct article_filter {
     bool has_from, has_to;
     int64_t from, to;  /* inclusive bounds on published_at */
     const char *match; /* FTS5 expression (from search_query); NULL: no search */
+    /* the reader may not read premium articles: they match and rank on their
+     * public parts only (match_public, from store_search_public) */
+    bool hide_premium_rest;
+    const char *match_public;
     enum article_sort sort; /* SORT_RELEVANCE needs match */
     bool has_after; /* keyset: continue after (after_time or after_score, after_id) */
     int64_t after_time, after_id;
@@ -240,9 +244,17 @@ struct search_hit {
     const char *rest;     /* a snippet of the blocks after the preview */
 };
 
-/* The hits of n articles (ids) for the FTS5 expression match, in hits[i] for ids[i]. */
+/*
+ * The hits of n articles (ids) for the FTS5 expression match, in hits[i]
+ * for ids[i]; with hide_premium_rest, a premium article's hidden body does
+ * not count towards its score.
+ */
 enum ns_err store_search_hits(struct store *st, struct arena *a, const char *match,
-                              const int64_t *ids, size_t n, struct search_hit *hits);
+                              bool hide_premium_rest, const int64_t *ids, size_t n,
+                              struct search_hit *hits);
+
+/* match restricted to what a reader without access may see of an article (arena). */
+const char *store_search_public(struct arena *a, const char *match);
 
 /*
  * Rewrites the article's row of the search index: headline, standfirst,

@@ -179,6 +179,18 @@ def test_paywall_in_search_related_feed_shelves(ctx):
 
 
 @test
+def test_hidden_words_find_premium_only_for_paying_readers(ctx):
+    pids = set(premium_ids(ctx))
+    for who, finds in (("anon", False), ("free", False), ("lapsed", False), ("mem", True)):
+        body, _, raw = ctx.ok("GET", "/v1/articles", params={"q": SECRET, "limit": 100}, token=ctx.tokens.get(who))
+        found = {a["id"] for a in body["data"]}
+        check((found == pids) if finds else (found == set() and body["meta"]["total"] == 0),
+              f"{who}: q={SECRET} found {sorted(found)}, premium ids {sorted(pids)}")
+        in_data = SECRET in json.dumps(body["data"])  # links.self echoes q itself
+        check(in_data == finds, f"{who}: the hidden word {'missing from' if finds else 'leaked into'} the results")
+
+
+@test
 def test_follows_and_feed(ctx):
     tok = ctx.tokens["ann"]
     body, _, _ = ctx.ok("GET", "/v1/me/feed", token=tok)
