@@ -184,7 +184,7 @@ static void reply_topic(struct req *rq, struct resp *rs, int64_t id, int status)
 static enum ns_err topic_parent(struct req *rq, const struct topic_write *w, int64_t *parent,
                                 struct field_errors *fe)
 {
-    struct topic_row row;
+    struct topic_row row = {0};
     *parent = 0;
     if (!w->parent)
         return NS_OK;

@@ -140,8 +140,20 @@ void handle_session_post(struct req *rq, struct resp *rs)
         return;
     }
     int64_t since = rq->now - SIGN_IN_WINDOW;
+    /* The attempt is counted as a failure before the (slow) password check, under the
+     * write lock: parallel guesses cannot all slip in under the limit. */
+    if (!write_begin(rq, rs))
+        return;
     err = store_sign_in_failures(rq->store, w.email, since, &failures, &window_at);
-    if (!err && failures >= SIGN_IN_FAILURES_MAX) {
+    bool throttled = !err && failures >= SIGN_IN_FAILURES_MAX;
+    if (!err && !throttled)
+        err = store_sign_in_failed(rq->store, w.email, rq->now, since);
+    err = write_end(rq, err);
+    if (err) {
+        resp_problem(rq, rs, err, NULL, NULL);
+        return;
+    }
+    if (throttled) {
         char *retry = arena_alloc(rq->arena, 24);
         resp_problem(rq, rs, NS_ERR_RATE_LIMITED, "too many failed sign-ins: try again later",
                      NULL);
@@ -151,27 +163,25 @@ void handle_session_post(struct req *rq, struct resp *rs)
         }
         return;
     }
-    enum ns_err found = err ? err : store_user_by_email(rq->store, rq->arena, w.email, &user);
+    enum ns_err found = store_user_by_email(rq->store, rq->arena, w.email, &user);
     if (found && found != NS_ERR_NOT_FOUND) {
         resp_problem(rq, rs, found, NULL, NULL);
         return;
     }
     pthread_once(&dummy_once, make_dummy_hash);
     bool ok = password_matches(found ? dummy_hash : user.password_hash, w.password) && !found;
+    if (!ok) {
+        sign_in_refused(rq, rs);
+        return;
+    }
     if (!write_begin(rq, rs))
         return;
-    if (!ok)
-        err = store_sign_in_failed(rq->store, w.email, rq->now, since);
-    else {
-        err = store_sign_in_clear(rq->store, w.email);
-        if (!err)
-            err = open_session(rq, user.id, &token, &expires);
-    }
+    err = store_sign_in_clear(rq->store, w.email);
+    if (!err)
+        err = open_session(rq, user.id, &token, &expires);
     err = write_end(rq, err);
     if (err)
         resp_problem(rq, rs, err, NULL, NULL);
-    else if (!ok)
-        sign_in_refused(rq, rs);
     else
         reply_session(rq, rs, user.id, token, expires);
 }

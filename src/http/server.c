@@ -236,16 +236,20 @@ static bool decide_head(struct request_state *st, struct MHD_Connection *conn)
     }
     const struct route *route = st->route;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    bool has_body = (length && strtoull(length, NULL, 10) > 0) ||
+                    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
     st->early = api_authorize(rq, auth, route->auth);
-    if (st->early || route->body == BODY_NONE)
+    if (st->early)
+        return has_body; /* never read a body for a caller refused already: answer and close */
+    if (route->body == BODY_NONE)
         return false;
     const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     bool ndjson = route->body == BODY_NDJSON;
     if (!media_type_is(type, ndjson ? "application/x-ndjson" : "application/json")) {
         st->early = NS_ERR_MEDIA_TYPE;
-        return false;
+        return has_body;
     }
-    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (!ndjson && length && strtoull(length, NULL, 10) > st->srv->cfg.body_max) {
         st->early = NS_ERR_TOO_LARGE;
         return true;
@@ -347,8 +351,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct req *rq, st
         status == 304
             ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
             : MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
-    if (!r)
+    if (!r) {
+        free(rs->body);
+        rs->body = NULL;
         return MHD_NO;
+    }
     if (status == 304)
         free(rs->body);
     rs->body = NULL;

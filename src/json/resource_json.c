@@ -142,8 +142,11 @@ json_t *article_full_to_json(const struct article_row *r, bool locked)
         json_decref(o);
         return NULL;
     }
-    if (json_object_set_new(o, "blocks", blocks) || json_object_set_new(o, "paywall", paywall) ||
-        json_object_set_new(o, "entities", entities_to_json(r, r->n_entities, true))) {
+    /* set_new takes each value even when it fails, so nothing is left to free but o */
+    int failed = json_object_set_new(o, "blocks", blocks);
+    failed |= json_object_set_new(o, "paywall", paywall);
+    failed |= json_object_set_new(o, "entities", entities_to_json(r, r->n_entities, true));
+    if (failed) {
         json_decref(o);
         return NULL;
     }

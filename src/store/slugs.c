@@ -25,7 +25,11 @@ static const struct slug_sql slug_sql[] = {
     [SLUG_ARTICLES] = SLUG_SQL("articles"),
     [SLUG_PUBLICATIONS] = SLUG_SQL("publications"),
     [SLUG_AUTHORS] = SLUG_SQL("authors"),
-    [SLUG_ENTITIES] = SLUG_SQL("entities"),
+    /* a merged entity's old slug still leads to the survivor: it is never handed out again */
+    [SLUG_ENTITIES] = {"SELECT 1 FROM entities WHERE slug = ?1"
+                       " UNION ALL SELECT 1 FROM entity_redirects WHERE old_slug = ?1",
+                       "SELECT max(CAST(substr(slug, length(?1) + 2) AS INTEGER)) FROM entities"
+                       " WHERE slug GLOB ?2"},
     [SLUG_TOPICS] = SLUG_SQL("topics"),
 };
 
