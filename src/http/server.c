@@ -415,6 +415,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             .ctx = srv->ctx,
         };
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, st);
+        /* whatever the answer, one to a request with credentials is that caller's alone */
+        st->rq.authorized =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL;
         if (!decide_head(st, conn))
             return MHD_YES;
         /* Refused before the body: answer now and let the connection close. */

@@ -101,11 +101,13 @@ static const char *topics_sql(enum topic_sort sort)
                " WHERE ?2 = 0 OR n < ?3 OR (n = ?3 AND id > ?6)"
                " ORDER BY n DESC, id LIMIT ?7";
     case TOPICS_TRENDING:
-        /* reads arrive with reader accounts; until then they count 0 */
+        /* reads are summed from the hourly buckets of the window */
         return "SELECT * FROM (SELECT " TOPIC_COLUMNS ","
                " (SELECT count(*) FROM article_topics x JOIN articles a ON a.id = x.article_id"
                "  WHERE x.topic_id = t.id AND a.published_at >= ?1 AND a.published_at <= ?9) AS recent,"
-               " 0 AS reads"
+               " (SELECT coalesce(sum(rc.reads), 0) FROM article_topics x"
+               "  JOIN read_counts rc ON rc.article_id = x.article_id"
+               "  WHERE x.topic_id = t.id AND rc.hour >= ?1 / 3600) AS reads"
                " FROM topics t LEFT JOIN topics p ON p.id = t.parent_id)"
                " WHERE ?2 = 0 OR recent < ?3 OR (recent = ?3 AND (reads < ?4"
                "   OR (reads = ?4 AND (n < ?8 OR (n = ?8 AND id > ?6)))))"
