@@ -343,10 +343,8 @@ static void reply_picks(struct req *rq, struct resp *rs)
     query_check(rq, params, &fe);
     if (!fe.count)
         query_page(rq, "picks", &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     int64_t *ids = NULL, *positions = NULL, total = 0;
     size_t n = 0;
     enum ns_err err = store_picks_ids(rq->store, rq->arena, pg.has_cursor ? pg.cursor.key : 0,

@@ -311,10 +311,8 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
     query_check(rq, list_params, &fe);
     if (fixed_param && query_get(rq, fixed_param))
         field_errors_add(&fe, fixed_param, "is fixed by the path of this endpoint");
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     const int64_t **ids[REF_KINDS] = {&f.publication_ids, &f.author_ids, &f.topic_ids,
                                       &f.entity_ids};
     size_t *counts[REF_KINDS] = {&f.n_publications, &f.n_authors, &f.n_topics, &f.n_entities};
@@ -330,10 +328,8 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
     bool facets[FACET_SECTION + 1] = {false};
     parse_facets(rq, facets, &fe);
     query_page(rq, canonical(rq, route, &f), &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
 
     /* One row more than asked tells whether a next page exists. */
     f.limit = pg.limit + 1;
@@ -389,10 +385,8 @@ void articles_feed(struct req *rq, struct resp *rs, int64_t follower)
     field_errors_init(&fe, rq->arena);
     snprintf(canonical, sizeof(canonical), "feed|%lld", (long long)follower);
     query_page(rq, canonical, &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     f.limit = pg.limit + 1;
     if (pg.has_cursor) {
         f.has_after = true;

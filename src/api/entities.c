@@ -70,10 +70,8 @@ void handle_entities_list(struct req *rq, struct resp *rs)
              f.by_name ? "name" : "articles", f.prefix_key ? f.prefix_key : "");
     if (!fe.count)
         query_page(rq, canonical, &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     f.limit = pg.limit + 1;
     if (pg.has_cursor) {
         f.has_after = true;
@@ -134,19 +132,15 @@ void handle_entity_related(struct req *rq, struct resp *rs)
     struct entity_row entity;
     field_errors_init(&fe, rq->arena);
     query_check(rq, params, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     if (!path_entity(rq, rs, &entity))
         return;
     char canonical[64];
     snprintf(canonical, sizeof(canonical), "related|%lld", (long long)entity.id);
     query_page(rq, canonical, &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     struct related_row *rows = NULL;
     size_t n = 0;
     int64_t total = 0;

@@ -105,10 +105,8 @@ void handle_follows_get(struct req *rq, struct resp *rs)
     snprintf(canonical, sizeof(canonical), "follows|%lld", (long long)rq->reader->user_id);
     if (!fe.count)
         query_page(rq, canonical, &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     struct follow_row after = {0}, *rows = NULL;
     if (pg.has_cursor)
         after = (struct follow_row){
@@ -164,10 +162,8 @@ static void shelf_list(struct req *rq, struct resp *rs, enum shelf shelf, const 
              (long long)rq->reader->user_id);
     if (!fe.count)
         query_page(rq, canonical, &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     struct shelf_row *rows = NULL;
     size_t n = 0;
     int64_t total = 0;
@@ -319,10 +315,8 @@ void handle_top_stories(struct req *rq, struct resp *rs)
         known = known || strcmp(window, windows[i].name) == 0;
     if (!known)
         field_errors_add(&fe, "window", "must be 1h, 24h or 7d");
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     top_stories(rq, rs, window ? window : "24h", json_object());
 }
 
@@ -335,10 +329,8 @@ void handle_feed(struct req *rq, struct resp *rs)
     int64_t total = 0;
     field_errors_init(&fe, rq->arena);
     query_check(rq, params, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     enum ns_err err =
         store_follows_list(rq->store, rq->arena, rq->reader->user_id, NULL, 1, &rows, &n, &total);
     if (err) {
@@ -365,10 +357,8 @@ void handle_related(struct req *rq, struct resp *rs)
     const char *v = query_get(rq, "limit");
     if (v && (!params_limit(v, &limit, &why) || limit > 50))
         field_errors_add(&fe, "limit", "must be between 1 and 50");
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     const char *slug;
     int64_t id = query_path_id(rq, &slug);
     enum ns_err err = store_article_get(rq->store, rq->arena, id, slug, &article);

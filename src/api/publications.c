@@ -24,10 +24,8 @@ void handle_publications_list(struct req *rq, struct resp *rs)
     query_check(rq, params, &fe);
     if (!fe.count)
         query_page(rq, "publications|slug", &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     struct publication_row *rows = NULL;
     size_t n = 0;
     int64_t total = 0;

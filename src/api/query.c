@@ -46,6 +46,14 @@ bool query_none(struct req *rq, struct resp *rs)
     return fe.count == 0;
 }
 
+bool query_refused(struct req *rq, struct resp *rs, const struct field_errors *fe)
+{
+    if (!fe->count)
+        return false;
+    resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", fe);
+    return true;
+}
+
 const char *query_get(const struct req *rq, const char *key)
 {
     for (size_t i = 0; i < rq->n_query; i++)

@@ -19,6 +19,9 @@ void query_check(const struct req *rq, const char *const *allowed, struct field_
 /* For endpoints without parameters: answers 400 and returns false if any was given. */
 bool query_none(struct req *rq, struct resp *rs);
 
+/* Answers 400 listing fe's problems and returns true when there are any. */
+bool query_refused(struct req *rq, struct resp *rs, const struct field_errors *fe);
+
 /* The value of parameter key, or NULL when absent. */
 const char *query_get(const struct req *rq, const char *key);
 

@@ -82,10 +82,8 @@ void handle_topics_list(struct req *rq, struct resp *rs)
              l.window ? l.window : "");
     if (!fe.count)
         query_page(rq, canonical, &pg, &fe);
-    if (fe.count) {
-        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", &fe);
+    if (query_refused(rq, rs, &fe))
         return;
-    }
     l.f.limit = pg.limit + 1;
     if (pg.has_cursor) {
         l.f.has_after = true;

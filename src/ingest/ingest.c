@@ -31,6 +31,22 @@ static void learn_new_name(void *cls, const char *name, int64_t id)
     learn_name(l->m, name, id);
 }
 
+/*
+ * Rolls back a failed write's savepoint; when the write had taught the
+ * matcher names, the entities behind them are gone again, so the matcher is
+ * rebuilt. Returns err, or the rebuild's own failure.
+ */
+static enum ns_err undo_write(struct store *st, const struct learning *l, enum ns_err err)
+{
+    store_rollback_savepoint(st);
+    if (l->learned) {
+        enum ns_err refreshed = ingest_matcher_refresh(st, l->m);
+        if (refreshed)
+            return refreshed;
+    }
+    return err;
+}
+
 enum ns_err ingest_matcher_refresh(struct store *st, struct matcher *m)
 {
     struct matcher *fresh = NULL;
@@ -161,13 +177,7 @@ static enum ns_err write_article(struct store *st, struct matcher *m, struct are
         err = link_article(st, &l, a, &w, *id, *result == UPSERT_CREATED, now);
     if (err == NS_OK)
         return store_release(st);
-    store_rollback_savepoint(st);
-    /* the entities this write created are gone again: so must their names be */
-    if (l.learned) {
-        enum ns_err refreshed = ingest_matcher_refresh(st, m);
-        if (refreshed)
-            return refreshed;
-    }
+    err = undo_write(st, &l, err);
     return explain(err, &w, url_clash, fe);
 }
 
@@ -201,12 +211,7 @@ enum ns_err ingest_entity(struct store *st, struct matcher *m, struct arena *a, 
     err = store_entity_upsert(st, a, &w, true, now, result, id, learn_new_name, &l);
     if (err == NS_OK)
         return store_release(st);
-    store_rollback_savepoint(st);
-    if (l.learned) {
-        enum ns_err refreshed = ingest_matcher_refresh(st, m);
-        if (refreshed)
-            return refreshed;
-    }
+    err = undo_write(st, &l, err);
     if (err == NS_ERR_INVALID) {
         field_errors_add(fe, "name", "has no letters or digits");
     } else if (err == NS_ERR_CONFLICT) {

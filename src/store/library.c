@@ -6,6 +6,23 @@
 
 #include <string.h>
 
+/* Reads (article id, value) rows of a bound statement, at most limit, into *rows (arena). */
+static enum ns_err read_ranked(sqlite3_stmt *s, struct arena *a, int limit,
+                               struct ranked_row **rows, size_t *n)
+{
+    int rc = SQLITE_DONE;
+    *rows = arena_calloc(a, (size_t)limit + 1, sizeof(**rows));
+    *n = 0;
+    while (*rows && *n < (size_t)limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        (*rows)[*n].article_id = sqlite3_column_int64(s, 0);
+        (*rows)[(*n)++].value = sqlite3_column_double(s, 1);
+    }
+    sqlite3_reset(s);
+    if (!*rows)
+        return NS_ERR_NOMEM;
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? NS_OK : store_err(rc);
+}
+
 enum ns_err store_follow_set(struct store *st, int64_t user_id, const char *kind, int64_t target,
                              bool on, int64_t now)
 {
@@ -188,18 +205,7 @@ enum ns_err store_top_stories(struct store *st, struct arena *a, int64_t since_h
     sqlite3_bind_int64(s, 3, after_reads);
     sqlite3_bind_int64(s, 4, after_id);
     sqlite3_bind_int(s, 5, limit);
-    *rows = arena_calloc(a, (size_t)limit + 1, sizeof(**rows));
-    *n = 0;
-    if (!*rows) {
-        sqlite3_reset(s);
-        return NS_ERR_NOMEM;
-    }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < (size_t)limit) {
-        (*rows)[*n].article_id = sqlite3_column_int64(s, 0);
-        (*rows)[(*n)++].value = sqlite3_column_double(s, 1);
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? NS_OK : store_err(rc);
+    return read_ranked(s, a, limit, rows, n);
 }
 
 enum ns_err store_article_related(struct store *st, struct arena *a, int64_t article_id,
@@ -218,17 +224,5 @@ enum ns_err store_article_related(struct store *st, struct arena *a, int64_t art
     sqlite3_bind_int64(s, 1, article_id);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int(s, 3, limit);
-    *rows = arena_calloc(a, (size_t)limit + 1, sizeof(**rows));
-    *n = 0;
-    if (!*rows) {
-        sqlite3_reset(s);
-        return NS_ERR_NOMEM;
-    }
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < (size_t)limit) {
-        (*rows)[*n].article_id = sqlite3_column_int64(s, 0);
-        (*rows)[(*n)++].value = sqlite3_column_double(s, 1);
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? NS_OK : store_err(rc);
+    return read_ranked(s, a, limit, rows, n);
 }
