@@ -10,7 +10,7 @@
 # Warnings are errors. Objects go to build/release and build/asan.
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3 libsodium libutf8proc
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libutf8proc zlib
 DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
             libutf8proc-dev libcmocka-dev python3 curl wrk
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 #define NEWSSTAND_VERSION "0.1.0"
+#define CORS_ORIGINS_MAX 16
 
 enum command {
     CMD_SERVE,
@@ -36,6 +37,8 @@ struct config {
     unsigned port;
     unsigned threads;
     const char *file;  /* import: the NDJSON file, "-" for stdin */
+    const char *cors_origins[CORS_ORIGINS_MAX + 1]; /* serve: allowed origins, NULL-ended */
+    size_t n_cors;
     const char *scope; /* keys create */
     const char *name;  /* keys create, keys revoke */
 };

@@ -25,6 +25,25 @@ static unsigned default_threads(void)
     return n > 0 && n < 64 ? (unsigned)n : 2;
 }
 
+/* An origin is "*" or scheme://host[:port] with nothing after it. */
+static bool add_origin(struct config *cfg, const char *origin, char *err, size_t err_len)
+{
+    bool star = strcmp(origin, "*") == 0;
+    const char *rest = strncmp(origin, "https://", 8) == 0  ? origin + 8
+                       : strncmp(origin, "http://", 7) == 0 ? origin + 7
+                                                             : NULL;
+    if (!star && (!rest || !*rest || strchr(rest, '/'))) {
+        snprintf(err, err_len, "--cors-origin takes * or an origin such as https://app.example");
+        return false;
+    }
+    if (cfg->n_cors == CORS_ORIGINS_MAX) {
+        snprintf(err, err_len, "at most %d CORS origins", CORS_ORIGINS_MAX);
+        return false;
+    }
+    cfg->cors_origins[cfg->n_cors++] = origin;
+    return true;
+}
+
 static bool from_env(struct config *cfg, char *err, size_t err_len)
 {
     const char *v;
@@ -35,6 +54,15 @@ static bool from_env(struct config *cfg, char *err, size_t err_len)
     if ((v = getenv("NEWSSTAND_PORT")) && *v && !parse_uint(v, 1, 65535, &cfg->port)) {
         snprintf(err, err_len, "NEWSSTAND_PORT must be a port number (1-65535)");
         return false;
+    }
+    if ((v = getenv("NEWSSTAND_CORS_ORIGINS")) && *v) {
+        /* a comma-separated list; the string lives as long as the process */
+        static char origins[4096];
+        snprintf(origins, sizeof(origins), "%s", v);
+        for (char *save = NULL, *o = strtok_r(origins, ",", &save); o;
+             o = strtok_r(NULL, ",", &save))
+            if (*o && !add_origin(cfg, o, err, err_len))
+                return false;
     }
     if ((v = getenv("NEWSSTAND_THREADS")) && *v && !parse_uint(v, 1, 256, &cfg->threads)) {
         snprintf(err, err_len, "NEWSSTAND_THREADS must be a number from 1 to 256");
@@ -74,8 +102,12 @@ static bool is_flag(const char *arg, const char *flag)
 
 bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
 {
-    *cfg = (struct config){CMD_SERVE, "./newsstand.db", "0.0.0.0", 8080, default_threads(), NULL,
-                           NULL, NULL};
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->command = CMD_SERVE;
+    cfg->db = "./newsstand.db";
+    cfg->bind = "0.0.0.0";
+    cfg->port = 8080;
+    cfg->threads = default_threads();
     if (!from_env(cfg, err, err_len))
         return false;
     if (argc < 2) {
@@ -128,6 +160,11 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
                 snprintf(err, err_len, "--port takes a port number (1-65535)");
                 return false;
             }
+        } else if (is_flag(a, "--cors-origin") && cfg->command == CMD_SERVE) {
+            if (!(v = flag_value(argc, argv, &i, "--cors-origin")) || !*v)
+                goto missing;
+            if (!add_origin(cfg, v, err, err_len))
+                return false;
         } else if (is_flag(a, "--threads") && cfg->command == CMD_SERVE) {
             if (!(v = flag_value(argc, argv, &i, "--threads")) ||
                 !parse_uint(v, 1, 256, &cfg->threads)) {
@@ -182,8 +219,10 @@ void config_usage(FILE *out)
           "usage: newsstand COMMAND [options]\n"
           "\n"
           "commands:\n"
-          "  serve [--port 8080] [--bind 0.0.0.0] [--threads N]\n"
-          "                      serve the HTTP API (migrates the database first)\n"
+          "  serve [--port 8080] [--bind 0.0.0.0] [--threads N] [--cors-origin ORIGIN]...\n"
+          "                      serve the HTTP API (migrates the database first);\n"
+          "                      --cors-origin (repeatable, or * for any) lets browsers\n"
+          "                      on that origin call the API\n"
           "  import FILE.ndjson  import articles, one JSON object a line (FILE may be -)\n"
           "  entities import FILE.ndjson\n"
           "                      load a gazetteer: one {name, type, aliases, wikidata,\n"
@@ -203,7 +242,8 @@ void config_usage(FILE *out)
           "  --db PATH           the SQLite database (default ./newsstand.db)\n"
           "\n"
           "environment (flags win):\n"
-          "  NEWSSTAND_DB, NEWSSTAND_PORT, NEWSSTAND_BIND, NEWSSTAND_THREADS\n"
+          "  NEWSSTAND_DB, NEWSSTAND_PORT, NEWSSTAND_BIND, NEWSSTAND_THREADS,\n"
+          "  NEWSSTAND_CORS_ORIGINS (comma-separated)\n"
           "\n"
           "signals: SIGTERM or SIGINT stop serving gracefully (requests in flight finish).\n",
           out);

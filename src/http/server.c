@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "core/text.h"
+#include "http/encoding.h"
 #include "http/router.h"
 
 enum { QUERY_MAX = 64, REQUEST_ID_MAX = 128 };
@@ -49,6 +50,7 @@ struct request_state {
     enum ns_err early; /* decided before the body: answered at the end, body discarded */
     struct field_errors early_errors;
     struct MHD_Connection *conn;
+    bool options; /* an OPTIONS request: answered from the route table */
 };
 
 static int hex_value(char c)
@@ -143,7 +145,7 @@ static const char *request_id(struct MHD_Connection *conn, struct arena *a)
 }
 
 /* Strong ETag of a body: a quoted BLAKE2b-128 in hex. */
-static void make_etag(const struct resp *rs, char out[36])
+static void make_etag(const struct resp *rs, char out[48])
 {
     unsigned char h[16];
     crypto_generichash(h, sizeof(h), (const unsigned char *)rs->body, rs->len, NULL, 0);
@@ -228,6 +230,7 @@ static bool decide_head(struct request_state *st, struct MHD_Connection *conn)
         return false;
     st->match = router_match(rq->method, rq->path, scratch, &st->route, rq->path_params,
                              st->allow, sizeof(st->allow));
+    st->options = strcmp(rq->method, "OPTIONS") == 0 && st->match == ROUTE_NO_METHOD;
     if (st->match != ROUTE_FOUND)
         return false;
     if (!rq->store) {
@@ -315,6 +318,15 @@ static void dispatch(struct request_state *st, struct resp *rs)
         resp_problem(rq, rs, NS_ERR_NOT_FOUND, "no resource at this path", NULL);
         return;
     }
+    if (st->options) {
+        /* the methods of this path; CORS headers for a preflight are added when sending */
+        char *allow = arena_alloc(rq->arena, strlen(st->allow) + 16);
+        if (allow)
+            snprintf(allow, strlen(st->allow) + 16, "%s, OPTIONS", st->allow);
+        resp_no_content(rs);
+        resp_header(rs, "Allow", allow);
+        return;
+    }
     if (st->match == ROUTE_NO_METHOD) {
         char detail[192];
         snprintf(detail, sizeof(detail), "this resource answers only %s", st->allow);
@@ -335,14 +347,71 @@ static void dispatch(struct request_state *st, struct resp *rs)
 }
 
 /* Sends rs, adding the headers every response carries. Takes rs->body. */
-static enum MHD_Result send_resp(struct MHD_Connection *conn, struct req *rq, struct resp *rs,
-                                 bool draining)
+/* The request's Origin when the operator allows it (or allows any), else NULL. */
+static const char *allowed_origin(const struct http_server *srv, struct MHD_Connection *conn)
+{
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    for (const char *const *o = srv->cfg.cors_origins; origin && o && *o; o++)
+        if (strcmp(*o, "*") == 0 || strcmp(*o, origin) == 0)
+            return strcmp(*o, "*") == 0 ? "*" : origin;
+    return NULL;
+}
+
+/* CORS headers for an allowed origin; a preflight (OPTIONS) also learns what it may send. */
+static void add_cors(const struct http_server *srv, struct MHD_Connection *conn,
+                     struct MHD_Response *r, const struct request_state *st)
+{
+    const char *origin = allowed_origin(srv, conn);
+    if (!origin)
+        return;
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                            "Link, ETag, X-Request-Id, Retry-After, Location, WWW-Authenticate");
+    if (st->options) {
+        char methods[160];
+        snprintf(methods, sizeof(methods), "%s, OPTIONS", st->allow);
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", methods);
+        MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, If-None-Match, X-Request-Id");
+        MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+    }
+}
+
+/*
+ * Replaces rs->body with its gzip form when the client asks for it and it
+ * is worth it; the ETag of the compressed variant gets a "-gz" suffix, so a
+ * cache never mixes the two. Returns true when the body was compressed.
+ */
+static bool maybe_gzip(struct MHD_Connection *conn, struct resp *rs, char etag[48])
+{
+    const char *ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
+    size_t len = 0;
+    char *gz = rs->len >= GZIP_MIN_BYTES && encoding_accepts_gzip(ae)
+                   ? encoding_gzip(rs->body, rs->len, &len)
+                   : NULL;
+    if (!gz)
+        return false;
+    free(rs->body);
+    rs->body = gz;
+    rs->len = len;
+    size_t n = strlen(etag);
+    if (n > 1 && n + 3 < 48) {
+        memcpy(etag + n - 1, "-gz\"", 5);
+    }
+    return true;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_server *srv,
+                                 const struct request_state *st, struct req *rq,
+                                 struct resp *rs, bool draining)
 {
     bool is_get = strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
-    char etag[36] = "";
+    char etag[48] = "";
+    bool gzipped = false;
     int status = rs->status;
     if (status == 200 && is_get) {
         make_etag(rs, etag);
+        gzipped = maybe_gzip(conn, rs, etag);
         const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
         if (inm && etag_matches(inm, etag))
             status = 304;
@@ -375,7 +444,12 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct req *rq, st
                             : rs->no_store || !is_get ? "no-store"
                                                       : "public, max-age=60");
     if (is_get)
-        MHD_add_response_header(r, "Vary", "Authorization");
+        MHD_add_response_header(r, "Vary", srv->cfg.cors_origins && srv->cfg.cors_origins[0]
+                                               ? "Authorization, Accept-Encoding, Origin"
+                                               : "Authorization, Accept-Encoding");
+    if (gzipped && status != 304)
+        MHD_add_response_header(r, "Content-Encoding", "gzip");
+    add_cors(srv, conn, r, st);
     if (draining)
         MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
@@ -423,7 +497,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* Refused before the body: answer now and let the connection close. */
         struct resp rs = {.status = 500};
         dispatch(st, &rs);
-        return send_resp(conn, &st->rq, &rs, true);
+        return send_resp(conn, srv, st, &st->rq, &rs, true);
     }
     if (*upload_data_size) {
         take_body(st, upload_data, *upload_data_size);
@@ -434,7 +508,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     dispatch(st, &rs);
     if (!rs.body)
         resp_problem(&st->rq, &rs, NS_ERR_NOMEM, NULL, NULL);
-    return send_resp(conn, &st->rq, &rs, atomic_load(&srv->ctx->draining));
+    return send_resp(conn, srv, st, &st->rq, &rs, atomic_load(&srv->ctx->draining));
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -22,6 +22,7 @@ struct http_config {
     const char *db_path;
     size_t body_max;
     unsigned connection_timeout_s;
+    const char *const *cors_origins; /* allowed browser origins ("*": any); NULL-terminated */
 };
 
 struct http_server;
