@@ -59,6 +59,7 @@ static int serve(const struct config *cfg)
         .db_path = cfg->db,
         .body_max = BODY_MAX,
         .connection_timeout_s = CONNECTION_TIMEOUT_S,
+        .cors_origins = cfg->cors_origins,
     };
     struct http_server *srv = NULL;
     if (http_start(&http, &ctx, &srv)) {
