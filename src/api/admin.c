@@ -333,8 +333,8 @@ static json_t *summary_json(const void *row)
     return article_summary_to_json(row);
 }
 
-/* The picks list: the envelope over the articles in the editors' order. */
-static void reply_picks(struct req *rq, struct resp *rs)
+/* The picks list: the envelope over the articles in the editors' order; whole when `whole`. */
+static void reply_picks(struct req *rq, struct resp *rs, bool whole)
 {
     static const char *const params[] = {"limit", "cursor", NULL};
     struct field_errors fe;
@@ -345,6 +345,8 @@ static void reply_picks(struct req *rq, struct resp *rs)
         query_page(rq, "picks", &pg, &fe);
     if (query_refused(rq, rs, &fe))
         return;
+    if (whole)
+        pg.limit = PICKS_MAX; /* the answer to a PUT shows everything it set */
     int64_t *ids = NULL, *positions = NULL, total = 0;
     size_t n = 0;
     enum ns_err err = store_picks_ids(rq->store, rq->arena, pg.has_cursor ? pg.cursor.key : 0,
@@ -368,7 +370,7 @@ static void reply_picks(struct req *rq, struct resp *rs)
 
 void handle_picks_get(struct req *rq, struct resp *rs)
 {
-    reply_picks(rq, rs);
+    reply_picks(rq, rs, false);
 }
 
 void handle_picks_put(struct req *rq, struct resp *rs)
@@ -407,5 +409,5 @@ void handle_picks_put(struct req *rq, struct resp *rs)
         return;
     }
     rq->n_query = 0;
-    reply_picks(rq, rs);
+    reply_picks(rq, rs, true);
 }

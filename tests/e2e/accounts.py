@@ -355,6 +355,22 @@ def test_rolled_back_entities_are_forgotten(ctx):
           f"the old name now points at another entity: {body and body.get('entities')}")
 
 
+@test
+def test_put_picks_answers_every_pick(ctx):
+    for i in range(12):
+        art = {"publication": "acct-gazette", "external_id": f"pick-{i}", "headline": f"Pick candidate {i}",
+               "published_at": "2026-05-01T08:00:00Z", "body_text": "Short."}
+        check(ctx.call("POST", "/v1/articles", body=art, token=ctx.ingest)[0] == 201, "creating a pick candidate")
+    items, _, _ = ctx.ok("GET", "/v1/articles", params={"limit": 100})
+    ids = [a["id"] for a in items["data"]][:25]
+    check(len(ids) == 25, f"need 25 articles, have {len(ids)}")
+    body, _, _ = ctx.ok("PUT", "/v1/picks", 200, body={"article_ids": ids}, token=ctx.admin)
+    check([a["id"] for a in body["data"]] == ids and body["meta"]["next_cursor"] is None,
+          f"PUT answered {len(body['data'])} of 25 picks")
+    page, _, _ = ctx.ok("GET", "/v1/picks")
+    check([a["id"] for a in page["data"]] == ids[:20] and page["meta"]["next_cursor"], "GET pages by 20")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="./newsstand")
