@@ -34,6 +34,7 @@ static int serve(const struct config *cfg)
 {
     sigset_t stop;
     block_stop_signals(&stop);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the access log: one line per request, as it happens */
 
     struct store *st = NULL;
     if (cli_open_store(cfg->db, false, &st))

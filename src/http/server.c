@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "core/text.h"
+#include "domain/timefmt.h"
 #include "http/encoding.h"
 #include "http/router.h"
 
@@ -51,6 +52,9 @@ struct request_state {
     struct field_errors early_errors;
     struct MHD_Connection *conn;
     bool options; /* an OPTIONS request: answered from the route table */
+    struct timespec started;
+    int status; /* as sent, for the access log */
+    size_t bytes;
 };
 
 static int hex_value(char c)
@@ -402,7 +406,7 @@ static bool maybe_gzip(struct MHD_Connection *conn, struct resp *rs, char etag[4
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_server *srv,
-                                 const struct request_state *st, struct req *rq,
+                                 struct request_state *st, struct req *rq,
                                  struct resp *rs, bool draining)
 {
     bool is_get = strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
@@ -416,6 +420,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_
         if (inm && etag_matches(inm, etag))
             status = 304;
     }
+    size_t body_len = rs->len;
     struct MHD_Response *r =
         status == 304
             ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
@@ -454,6 +459,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_
         MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
+    st->status = status;
+    st->bytes = status == 304 ? 0 : body_len;
     if (status >= 500)
         fprintf(stderr, "newsstand: %s %s -> %d (request %s)\n", rq->method, rq->path, status,
                 rq->request_id);
@@ -476,6 +483,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&st->body);
         st->srv = srv;
         st->conn = conn;
+        clock_gettime(CLOCK_MONOTONIC, &st->started);
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = st;
         st->rq = (struct req){
@@ -511,6 +519,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return send_resp(conn, srv, st, &st->rq, &rs, atomic_load(&srv->ctx->draining));
 }
 
+/* One JSON line per answered request on stdout: when, which, what came of it, how long. */
+static void access_log(const struct request_state *st)
+{
+    struct timespec now, wall;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock_gettime(CLOCK_REALTIME, &wall);
+    double ms = (double)(now.tv_sec - st->started.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - st->started.tv_nsec) / 1e6;
+    char when[TIMEFMT_LEN];
+    timefmt_format((int64_t)wall.tv_sec, when);
+    /* the route template, never the raw path: no client text reaches the log unescaped */
+    const char *route = st->route ? st->route->pattern : st->options ? "OPTIONS" : "-";
+    printf("{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"%s\",\"route\":\"%s\","
+           "\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f}\n",
+           when, st->rq.request_id, st->rq.method, route, st->status, st->bytes, ms);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -520,6 +545,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!st)
         return;
+    if (st->status)
+        access_log(st);
     if (st->rq.stream && st->route && st->route->stream_free)
         st->route->stream_free(st->rq.stream);
     arena_release(&st->arena);

@@ -46,9 +46,10 @@ class Server:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.err = open(os.path.join(tmp, f"serve-{self.port}.err"), "w+")
+        self.out = open(os.path.join(tmp, f"serve-{self.port}.out"), "w+")
         self.proc = subprocess.Popen([binary, "serve", "--db", db, "--bind", "127.0.0.1", "--port",
                                       str(self.port), "--threads", "2", *args],
-                                     stdout=subprocess.DEVNULL, stderr=self.err)
+                                     stdout=self.out, stderr=self.err)
         for _ in range(200):
             try:
                 if self.call("GET", "/readyz")[0] == 200:
@@ -145,6 +146,27 @@ def test_preflight(ctx):
     check(st == 204 and "access-control-allow-origin" not in h, "preflight from another origin gets no grant")
     st, h, _ = s.call("OPTIONS", "/v1/nothing-here", {"Origin": ALLOWED})
     check(st == 404, f"preflight for an unknown path: {st}")
+
+
+@test
+def test_access_log_one_json_line_per_request(ctx):
+    s = ctx.plain
+    st, h, _ = s.call("GET", "/v1/articles?limit=2", {"X-Request-Id": "log-check-1"})
+    s.call("GET", "/v1/articles/999999", {"X-Request-Id": "log-check-2"})
+    s.call("GET", "/v1/%E2%80%AEinjected\"path", {"X-Request-Id": "log-check-3"})
+    time.sleep(0.3)
+    s.out.seek(0)
+    lines = [json.loads(l) for l in s.out.read().splitlines() if l.strip()]
+    by_id = {l["request_id"]: l for l in lines}
+    for rid, route, status in (("log-check-1", "/v1/articles", 200), ("log-check-2", "/v1/articles/{id}", 404),
+                               ("log-check-3", "-", 404)):
+        line = by_id.get(rid)
+        check(line is not None, f"no access-log line for {rid}")
+        check(set(line) == {"time", "request_id", "method", "route", "status", "bytes", "duration_ms"},
+              f"fields {sorted(line)}")
+        check(line["route"] == route and line["status"] == status and line["method"] == "GET", f"{rid}: {line}")
+        check(line["duration_ms"] >= 0 and line["time"].endswith("Z"), f"{rid}: {line}")
+    check(by_id["log-check-1"]["bytes"] == int(h["content-length"]), "bytes is the body length sent")
 
 
 @test
