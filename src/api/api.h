@@ -24,6 +24,21 @@
 /* What every handler shares for the life of the server (read-only once serving). */
 struct matcher;
 
+/* Request counters for /metrics, updated by the HTTP layer with atomics. */
+#define METRICS_ROUTES 64
+#define METRICS_STATUSES 17
+#define METRICS_BUCKETS 11
+struct metrics {
+    atomic_ulong requests[METRICS_ROUTES + 1][METRICS_STATUSES]; /* last route: unmatched */
+    atomic_ulong latency[METRICS_BUCKETS];                       /* cumulative counts */
+    atomic_ulong latency_count;
+    atomic_ulong latency_sum_us;
+    atomic_int in_flight;
+};
+
+/* Counts one answered request: route index (or METRICS_ROUTES), status, duration. */
+void metrics_observe(struct metrics *m, size_t route, int status, double ms);
+
 struct api_ctx {
     unsigned char cursor_key[CURSOR_KEY_LEN];
     atomic_bool draining; /* set on SIGTERM: /readyz answers 503 */
@@ -34,6 +49,10 @@ struct api_ctx {
      */
     pthread_mutex_t write_lock;
     struct matcher *matcher;
+    struct metrics metrics;
+    const char *const *route_names; /* route templates, by index, for /metrics */
+    const char *const *route_methods;
+    size_t n_routes;
 };
 
 /* Who may call a route. */

@@ -92,5 +92,6 @@ void handle_related(struct req *rq, struct resp *rs);
 void handle_healthz(struct req *rq, struct resp *rs);
 void handle_readyz(struct req *rq, struct resp *rs);
 void handle_openapi(struct req *rq, struct resp *rs);
+void handle_metrics(struct req *rq, struct resp *rs);
 
 #endif

@@ -66,6 +66,7 @@ const struct route routes[] = {
     READ("/healthz", handle_healthz),
     READ("/readyz", handle_readyz),
     READ("/openapi.json", handle_openapi),
+    READ("/metrics", handle_metrics),
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

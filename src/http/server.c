@@ -31,6 +31,8 @@ enum { QUERY_MAX = 64, REQUEST_ID_MAX = 128 };
 
 struct http_server {
     struct MHD_Daemon *daemon;
+    const char *route_names[METRICS_ROUTES]; /* for /metrics, by route index */
+    const char *route_methods[METRICS_ROUTES];
     struct api_ctx *ctx;
     struct http_config cfg;
     pthread_key_t store_key;
@@ -485,6 +487,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->conn = conn;
         clock_gettime(CLOCK_MONOTONIC, &st->started);
         atomic_fetch_add(&srv->in_flight, 1);
+        atomic_fetch_add(&srv->ctx->metrics.in_flight, 1);
         *con_cls = st;
         st->rq = (struct req){
             .method = method,
@@ -545,8 +548,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!st)
         return;
-    if (st->status)
+    if (st->status) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double ms = (double)(now.tv_sec - st->started.tv_sec) * 1e3 +
+                    (double)(now.tv_nsec - st->started.tv_nsec) / 1e6;
+        size_t route = st->route ? (size_t)(st->route - routes) : METRICS_ROUTES;
+        metrics_observe(&srv->ctx->metrics, route, st->status, ms);
         access_log(st);
+    }
+    atomic_fetch_sub(&srv->ctx->metrics.in_flight, 1);
     if (st->rq.stream && st->route && st->route->stream_free)
         st->route->stream_free(st->rq.stream);
     arena_release(&st->arena);
@@ -593,6 +604,13 @@ enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
         return NS_ERR_NOMEM;
     srv->cfg = *cfg;
     srv->ctx = ctx;
+    for (size_t i = 0; i < routes_count && i < METRICS_ROUTES; i++) {
+        srv->route_names[i] = routes[i].pattern;
+        srv->route_methods[i] = routes[i].method;
+    }
+    ctx->route_names = srv->route_names;
+    ctx->route_methods = srv->route_methods;
+    ctx->n_routes = routes_count < METRICS_ROUTES ? routes_count : METRICS_ROUTES;
     if (pthread_key_create(&srv->store_key, close_store) != 0) {
         free(srv);
         return NS_ERR_NOMEM;

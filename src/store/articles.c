@@ -496,3 +496,12 @@ enum ns_err store_articles_facet(struct store *st, struct arena *a, const struct
     sqlite3_reset(s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? NS_OK : store_err(rc);
 }
+
+enum ns_err store_article_total(struct store *st, int64_t *total)
+{
+    PREPARE(s, "SELECT count(*) FROM articles");
+    int rc = sqlite3_step(s);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? NS_OK : store_err(rc);
+}

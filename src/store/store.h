@@ -268,6 +268,9 @@ enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, c
 /* FTS5's own integrity check of the search index. */
 enum ns_err store_search_check(struct store *st);
 
+/* The number of stored articles. */
+enum ns_err store_article_total(struct store *st, int64_t *total);
+
 /* Finds one article, with its blocks and every linked entity, by id (when id > 0) or slug. */
 enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, const char *slug,
                               struct article_row *out);

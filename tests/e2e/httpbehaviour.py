@@ -170,6 +170,31 @@ def test_access_log_one_json_line_per_request(ctx):
 
 
 @test
+def test_metrics_move(ctx):
+    s = ctx.plain
+    def scrape():
+        st, h, body = s.call("GET", "/metrics")
+        check(st == 200 and h.get("content-type", "").startswith("text/plain"), f"metrics: {st} {h}")
+        values = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                values[key] = float(value)
+        return values
+    before = scrape()
+    key = 'newsstand_requests_total{method="GET",route="/v1/articles/{id}",status="404"}'
+    for _ in range(3):
+        s.call("GET", "/v1/articles/999999")
+    time.sleep(0.2)
+    after = scrape()
+    check(after.get(key, 0) - before.get(key, 0) == 3, f"404s counted: {before.get(key)} -> {after.get(key)}")
+    count = "newsstand_request_duration_seconds_count"
+    check(after[count] >= before[count] + 3, "the latency histogram counts requests")
+    check(after['newsstand_request_duration_seconds_bucket{le="+Inf"}'] == after[count], "+Inf bucket = count")
+    check(after["newsstand_articles"] > 0 and "newsstand_requests_in_flight" in after, "gauges present")
+
+
+@test
 def test_star_origin(ctx):
     st, h, _ = ctx.star.call("GET", "/v1/articles?limit=1", {"Origin": "https://anyone.example"})
     check(h.get("access-control-allow-origin") == "*" and "access-control-allow-credentials" not in h, f"{h}")
