@@ -28,7 +28,8 @@ bench_cleanup() {
 
 bench_serve() {
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    ./newsstand serve --db "$tmp/bench.db" --bind 127.0.0.1 --port "$port" --threads 2 2>"$tmp/serve.err" &
+    ./newsstand serve --db "$tmp/bench.db" --bind 127.0.0.1 --port "$port" --threads 2 \
+        >"$tmp/access.log" 2>"$tmp/serve.err" &
     pid=$!
     base="http://127.0.0.1:$port"
     for _ in $(seq 50); do curl -sf "$base/readyz" >/dev/null && return 0; sleep 0.1; done
