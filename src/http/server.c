@@ -523,13 +523,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 /* One JSON line per answered request on stdout: when, which, what came of it, how long. */
-static void access_log(const struct request_state *st)
+static void access_log(const struct request_state *st, double ms)
 {
-    struct timespec now, wall;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    double ms = (double)(now.tv_sec - st->started.tv_sec) * 1e3 +
-                (double)(now.tv_nsec - st->started.tv_nsec) / 1e6;
     char when[TIMEFMT_LEN];
     timefmt_format((int64_t)wall.tv_sec, when);
     /* the route template, never the raw path: no client text reaches the log unescaped */
@@ -555,7 +552,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                     (double)(now.tv_nsec - st->started.tv_nsec) / 1e6;
         size_t route = st->route ? (size_t)(st->route - routes) : METRICS_ROUTES;
         metrics_observe(&srv->ctx->metrics, route, st->status, ms);
-        access_log(st);
+        access_log(st, ms);
     }
     atomic_fetch_sub(&srv->ctx->metrics.in_flight, 1);
     if (st->rq.stream && st->route && st->route->stream_free)

@@ -397,11 +397,13 @@ class Ctx:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
         self.proc = self.port = self.client = None
         self.server_err = os.path.join(self.tmp, "server.stderr")
+        self.server_out = os.path.join(self.tmp, "server.stdout")
         self.cli_stderr = []
         self.keys = {}
         self.readers = {}
         self.tokens = {}          # token -> whose (for the leak audit)
         self.passwords = set()    # every password ever sent
+        self.url_tokens = set()   # tokens deliberately sent in a URL (an access log may show those)
         self.leaks = []           # what the audit found
         self.cache_bad = {}       # (method, route, status) -> example
         self.reads = {}           # article id -> reads the server should have counted
@@ -1026,10 +1028,14 @@ def test_missing_and_bad_tokens(t, ctx):
                            ("A's token with a byte more", ctx.readers["A"].token + "x")):
             r = ctx.get(path, token=tok)
             expect_problem(t, r, 401, what=f"GET {path} with {label}")
-    tok = ctx.readers["A"].token
+    # A live token in the URL is not accepted (it is a session of its own: the access log may show URLs).
+    r, tok = ctx.signin(ctx.readers["A"].email, ctx.readers["A"].password, "A (sent in a URL)")
+    t.require(r.status == 201 and tok, f"sign-in of A: {r.status}")
+    ctx.url_tokens.add(tok)
     for q in ("access_token", "token"):
         r = ctx.get(f"/v1/me?{q}={seg(tok)}")
         t.check(r.status in (400, 401), f"GET /v1/me?{q}=<A's token>: expected 400/401, got {r.status}")
+    t.eq(ctx.call("DELETE", "/v1/sessions/current", token=tok).status, 204, "sign out the session sent in a URL")
 
 
 # ================================================================ membership (admin route)
@@ -1181,6 +1187,9 @@ def test_me_patch_email_needs_current_password(t, ctx):
     ctx.passwords.add("pw-not-Eves-000")
     r = ctx.call("PATCH", "/v1/me", {"email": new, "current_password": "pw-not-Eves-000"}, token="E")
     expect_problem(t, r, 422, ["current_password"], what="PATCH email with a wrong current_password")
+    for bad in (None, 12345678, "", ["x"]):
+        r = ctx.call("PATCH", "/v1/me", {"email": new, "current_password": bad}, token="E")
+        expect_problem(t, r, 422, ["current_password"], what=f"PATCH email with current_password {bad!r}")
     r = ctx.call("PATCH", "/v1/me", {"email": "not-an-email", "current_password": e.password}, token="E")
     expect_problem(t, r, 422, ["email"], what="PATCH email to a bad address")
     r = ctx.call("PATCH", "/v1/me", {"email": " READER.A@readers.example", "current_password": e.password},
@@ -1215,6 +1224,9 @@ def test_me_patch_password_ends_other_sessions(t, ctx):
     expect_problem(t, r, 422, ["current_password"], what="PATCH password without current_password")
     r = ctx.call("PATCH", "/v1/me", {"password": new_pw, "current_password": "pw-not-Eves-000"}, token="E")
     expect_problem(t, r, 422, ["current_password"], what="PATCH password with a wrong current_password")
+    for bad in (None, 12345678, ""):
+        r = ctx.call("PATCH", "/v1/me", {"password": new_pw, "current_password": bad}, token="E")
+        expect_problem(t, r, 422, ["current_password"], what=f"PATCH password with current_password {bad!r}")
     ctx.passwords.add("Sh0rt")
     r = ctx.call("PATCH", "/v1/me", {"password": "Sh0rt", "current_password": e.password}, token="E")
     expect_problem(t, r, 422, ["password"], what="PATCH password to 5 characters")
@@ -2220,12 +2232,21 @@ def test_no_sanitizer_reports(t, ctx):
 
 @test("shutdown")
 def test_no_token_or_password_in_logs(t, ctx):
-    with open(ctx.server_err, encoding="utf-8", errors="replace") as f:
-        err = f.read()
-    for tok, whose in ctx.tokens.items():
-        t.check(tok not in err and tok[4:] not in err, f"the server log holds a session token of {whose}")
-    for pw in ctx.passwords:
-        t.check(pw not in err, f"the server log holds a password ({short(pw, 12)})")
+    for path, what in ((ctx.server_err, "stderr"), (ctx.server_out, "stdout (access log)")):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                log = f.read()
+        except OSError:
+            continue
+        for tok, whose in ctx.tokens.items():
+            if tok not in ctx.url_tokens:
+                t.check(tok not in log and tok[4:] not in log, f"the server's {what} holds a session token of {whose}")
+        for pw in ctx.passwords:
+            esc = json.dumps(pw, ensure_ascii=True)[1:-1]
+            t.check(pw not in log and esc not in log, f"the server's {what} holds a password ({short(pw, 12)})")
+    for what, text in ctx.cli_stderr:
+        for tok, whose in ctx.tokens.items():
+            t.check(tok not in text, f"`{what}` stderr holds a session token of {whose}")
 
 
 # ================================================================ runner
@@ -2240,9 +2261,9 @@ def free_port():
 
 def start_server(ctx):
     ctx.port = free_port()
-    with open(ctx.server_err, "wb") as err:
+    with open(ctx.server_err, "wb") as err, open(ctx.server_out, "wb") as out:
         ctx.proc = subprocess.Popen([ctx.bin, "serve", "--db", ctx.db, "--bind", HOST, "--port", str(ctx.port),
-                                     "--threads", "4"], stdout=subprocess.DEVNULL, stderr=err, env=ctx.env,
+                                     "--threads", "4"], stdout=out, stderr=err, env=ctx.env,
                                     cwd=ctx.tmp)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
