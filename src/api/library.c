@@ -275,8 +275,10 @@ static void top_stories(struct req *rq, struct resp *rs, const char *window_name
     struct ranked_row *rows = NULL;
     size_t n = 0;
     int64_t total = 0;
-    /* the current hour counts, so a window of 1h holds up to two partial buckets */
-    enum ns_err err = store_top_stories(rq->store, rq->arena, rq->now / 3600 - hours + 1,
+    /* reads are counted in whole hours: the window reaches back to the start of the hour
+     * that was `hours` ago, so a read is never dropped before the window has passed it
+     * (the same buckets trending topics sum) */
+    enum ns_err err = store_top_stories(rq->store, rq->arena, (rq->now - hours * 3600) / 3600,
                                         pg.has_cursor, pg.cursor.key, pg.cursor.id, pg.limit + 1,
                                         &rows, &n, &total);
     bool more = !err && query_page_trim(&pg, &n);
