@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from harness import TESTS, register_shutdown_tests, TestFailure, T, test, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -82,27 +83,6 @@ def fixture_url(ext):
 
 # ---------------------------------------------------------------- results
 
-class TestFailure(Exception):
-    """Raised by T.require to stop the current test."""
-
-
-class T:
-    def __init__(self, name):
-        self.name = name
-        self.failures = []
-
-    def check(self, cond, msg):
-        if not cond:
-            self.failures.append(str(msg))
-        return bool(cond)
-
-    def eq(self, got, want, what):
-        return self.check(got == want, f"{what}: expected {short(want)}, got {short(got)}")
-
-    def require(self, cond, msg):
-        if not cond:
-            raise TestFailure(str(msg))
-
 
 def short(v, n=240):
     if isinstance(v, bytes):
@@ -112,16 +92,6 @@ def short(v, n=240):
     else:
         s = json.dumps(v, ensure_ascii=False, default=str)
     return s if len(s) <= n else s[:n] + "..."
-
-
-TESTS = []
-
-
-def test(phase="http"):
-    def deco(fn):
-        TESTS.append((fn.__name__, fn, phase))
-        return fn
-    return deco
 
 
 # ---------------------------------------------------------------- HTTP
@@ -1935,29 +1905,7 @@ def test_server_still_healthy(t, ctx):
 
 # ================================================================ shutdown
 
-@test("shutdown")
-def test_sigterm_exits_cleanly(t, ctx):
-    t.require(ctx.proc is not None and ctx.proc.poll() is None, "server is not running")
-    ctx.client.close()
-    ctx.proc.send_signal(signal.SIGTERM)
-    try:
-        rc = ctx.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        ctx.proc.kill()
-        ctx.proc.wait()
-        t.require(False, "server did not exit within 10 s of SIGTERM")
-    t.eq(rc, 0, "exit status after SIGTERM")
-
-
-@test("shutdown")
-def test_no_sanitizer_reports(t, ctx):
-    with open(ctx.server_err, encoding="utf-8", errors="replace") as f:
-        err = f.read()
-    for what, text in [("serve", err)] + ctx.cli_stderr:
-        for marker in SANITIZER_MARKERS:
-            if marker in text:
-                i = text.index(marker)
-                t.check(False, f"{what} stderr has a sanitizer report: {short(text[i:i + 300])}")
+register_shutdown_tests()
 
 
 @test("shutdown")
@@ -1972,13 +1920,6 @@ def test_keys_never_logged(t, ctx):
 
 
 # ================================================================ runner
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_server(ctx):

@@ -43,6 +43,7 @@ import time
 import unicodedata
 import urllib.parse
 from datetime import datetime, timedelta, timezone
+from harness import TESTS, register_shutdown_tests, TestFailure, test, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -100,9 +101,6 @@ BAD_BLANK_LINES = [4]
 
 # ---------------------------------------------------------------- results
 
-class TestFailure(Exception):
-    """Raised by T.require to stop the current test."""
-
 
 class T:
     """Failure collector for one test."""
@@ -127,16 +125,6 @@ class T:
 def short(v, n=160):
     s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, bytes) else repr(v)
     return s if len(s) <= n else s[:n] + "..."
-
-
-TESTS = []
-
-
-def test(phase="http"):
-    def deco(fn):
-        TESTS.append((fn.__name__, fn, phase))
-        return fn
-    return deco
 
 
 # ---------------------------------------------------------------- HTTP helpers
@@ -1557,39 +1545,10 @@ def test_odd_inputs_never_500(t, ctx):
 
 # ================================================================ shutdown
 
-@test("shutdown")
-def test_sigterm_exits_cleanly(t, ctx):
-    t.require(ctx.proc is not None and ctx.proc.poll() is None, "server is not running")
-    ctx.client.close()
-    ctx.proc.send_signal(signal.SIGTERM)
-    try:
-        rc = ctx.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        ctx.proc.kill()
-        ctx.proc.wait()
-        t.require(False, "server did not exit within 10 s of SIGTERM")
-    t.eq(rc, 0, "exit status after SIGTERM")
-
-
-@test("shutdown")
-def test_no_sanitizer_reports(t, ctx):
-    with open(ctx.server_err, encoding="utf-8", errors="replace") as f:
-        err = f.read()
-    for what, text in [("serve", err)] + ctx.cli_stderr:
-        for marker in SANITIZER_MARKERS:
-            if marker in text:
-                i = text.index(marker)
-                t.check(False, f"{what} stderr has a sanitizer report: {short(text[i:i + 300])}")
+register_shutdown_tests()
 
 
 # ================================================================ runner
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_server(ctx):
