@@ -57,7 +57,10 @@ import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
-from harness import TESTS, register_shutdown_tests, TestFailure, T, test, free_port
+from harness import (
+    TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
+    error_fields, names_field, run_one, short,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -98,16 +101,6 @@ VIEWERS = [("anonymous", None, True), ("free", "F", True), ("lapsed trial", "L",
 
 
 # ---------------------------------------------------------------- results
-
-
-def short(v, n=240):
-    if isinstance(v, bytes):
-        s = repr(v[:n + 10])
-    elif isinstance(v, str):
-        s = v
-    else:
-        s = json.dumps(v, ensure_ascii=False, default=str)
-    return s if len(s) <= n else s[:n] + "..."
 
 
 # ---------------------------------------------------------------- time
@@ -186,21 +179,7 @@ class Response:
         return SECRET_STEM in text
 
 
-def seg(s):
-    return urllib.parse.quote(str(s), safe="")
-
-
 DEFAULT = object()
-
-
-def encode_body(body):
-    if body is None:
-        return None
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
 class Client:
@@ -283,15 +262,6 @@ def expect_ok(t, r, status=200):
         return None
     t.check(r.ctype == "application/json", f"{r.label}: Content-Type {r.ctype!r}")
     return r.json
-
-
-def error_fields(p):
-    errs = p.get("errors") if isinstance(p, dict) and isinstance(p.get("errors"), list) else []
-    return [e.get("field") for e in errs if isinstance(e, dict)]
-
-
-def names_field(fields, f):
-    return any(isinstance(x, str) and (x == f or x.startswith(f + ".") or x.startswith(f + "[")) for x in fields)
 
 
 def expect_problem(t, r, status, fields=(), slug=DEFAULT, what=None):
@@ -2224,24 +2194,6 @@ def start_server(ctx):
             pass
         time.sleep(0.1)
     return "server did not answer GET /readyz with 200 within 10 s"
-
-
-def run_one(name, fn, ctx, results, verbose):
-    t = T(name)
-    start = time.monotonic()
-    try:
-        fn(t, ctx)
-    except TestFailure as e:
-        t.failures.append(str(e))
-    except Exception as e:  # a crash in a test is a failure of that test
-        t.failures.append(f"exception {type(e).__name__}: {e}")
-    results.append((name, t.failures))
-    for f in t.failures[:12]:
-        print(f"FAIL {name}: {f}", flush=True)
-    if len(t.failures) > 12:
-        print(f"FAIL {name}: ... and {len(t.failures) - 12} more", flush=True)
-    if verbose and not t.failures:
-        print(f"ok   {name} ({time.monotonic() - start:.2f}s)", flush=True)
 
 
 def main():

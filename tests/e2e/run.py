@@ -43,7 +43,10 @@ import time
 import unicodedata
 import urllib.parse
 from datetime import datetime, timedelta, timezone
-from harness import TESTS, register_shutdown_tests, TestFailure, test, free_port
+from harness import (
+    TESTS, register_shutdown_tests, TestFailure, test, free_port, parse_time, fmt_time,
+    reported_lines,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -367,13 +370,6 @@ def walk_pages(t, client, path, params=None, limit=20, follow="links", max_pages
 
 # ---------------------------------------------------------------- the model
 
-def parse_time(s):
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-def fmt_time(dt):
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def fold(s):
     """Case- and accent-insensitive form (NFKD, marks stripped, case-folded)."""
@@ -564,15 +560,6 @@ def check_summary(t, out, want, what):
     m = SUMMARY_LINE.match(lines[-1].strip())
     if t.check(m, f"{what}: last stdout line {lines[-1]!r} is not 'imported: N created, N updated, N unchanged, N rejected'"):
         t.eq(tuple(int(x) for x in m.groups()), want, f"{what}: (created, updated, unchanged, rejected)")
-
-
-def reported_lines(err):
-    rep = {}
-    for ln in err.splitlines():
-        m = re.match(r"^line (\d+): (.+)$", ln.strip())
-        if m:
-            rep[int(m.group(1))] = m.group(2)
-    return rep
 
 
 @test("cli")

@@ -48,7 +48,10 @@ import time
 import unicodedata
 import urllib.parse
 from datetime import datetime, timezone
-from harness import TESTS, register_shutdown_tests, TestFailure, T, test, free_port
+from harness import (
+    TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
+    expect_ok, fold, parse_time,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -91,71 +94,6 @@ def short(v, n=220):
 
 
 # ---------------------------------------------------------------- HTTP helpers
-
-class Response:
-    def __init__(self, method, path, status, headers, body):
-        self.method, self.path, self.status, self.headers, self.body = method, path, status, headers, body
-        self._json = None
-
-    def header(self, name):
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    @property
-    def label(self):
-        return f"{self.method} {short(self.path, 140)}"
-
-    @property
-    def json(self):
-        if self._json is None:
-            try:
-                self._json = json.loads(self.body.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as e:
-                raise TestFailure(f"{self.label}: body is not JSON ({e}): {short(self.body)}")
-        return self._json
-
-
-def url(path, params=None):
-    if not params:
-        return path
-    items = params.items() if isinstance(params, dict) else params
-    return path + "?" + urllib.parse.urlencode(list(items), quote_via=urllib.parse.quote, safe="")
-
-
-class Client:
-    """One keep-alive HTTP/1.1 connection, reopened once if the server closed it."""
-
-    def __init__(self, port, timeout=10):
-        self.port, self.timeout = port, timeout
-        self.conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-
-    def request(self, method, path):
-        for attempt in (0, 1):
-            try:
-                self.conn.request(method, path)
-                r = self.conn.getresponse()
-                return Response(method, path, r.status, r.getheaders(), r.read())
-            except (http.client.RemoteDisconnected, http.client.CannotSendRequest,
-                    http.client.ResponseNotReady, ConnectionResetError, BrokenPipeError):
-                self.conn.close()
-                if attempt == 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def get(self, path, params=None):
-        return self.request("GET", url(path, params))
-
-    def close(self):
-        self.conn.close()
-
-
-def expect_ok(t, r):
-    t.require(r.status == 200, f"{r.label}: expected 200, got {r.status}: {short(r.body)}")
-    ct = (r.header("Content-Type") or "").split(";")[0].strip()
-    t.check(ct == "application/json", f"{r.label}: Content-Type {ct!r}")
-    return r.json
 
 
 def expect_problem(t, r, status, field=None):
@@ -245,20 +183,12 @@ def search_ids(t, ctx, q, **extra):
 WORD = re.compile(r"[^\W_]+")
 
 
-def fold(s):
-    return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c)).casefold()
-
-
 def words(s):
     return [fold(w) for w in WORD.findall(s or "")]
 
 
 def slugify(s):
     return re.sub(r"[^a-z0-9]+", "-", re.sub(r"['\u2019\u02bc]", "", fold(s))).strip("-")
-
-
-def parse_time(s):
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 def body_text_blocks(text):
