@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +28,7 @@
 #include "domain/netaddr.h"
 #include "domain/timefmt.h"
 #include "http/encoding.h"
+#include "http/headwatch.h"
 #include "http/router.h"
 
 enum {
@@ -41,6 +43,7 @@ enum {
 struct http_server {
     struct MHD_Daemon *daemon;
     struct ratelimit *buckets;
+    struct headwatch *watch; /* deadlines for request heads */
     unsigned char bucket_key[crypto_generichash_KEYBYTES]; /* so clients cannot aim at a slot */
     struct netprefix trusted[TRUSTED_MAX];
     size_t n_trusted;
@@ -197,6 +200,14 @@ static bool etag_matches(const char *header, const char *etag)
             p++;
     }
     return false;
+}
+
+/* The connection's head-watch slot, kept in its socket context as slot + 1. */
+static int watch_slot(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? (int)(intptr_t)ci->socket_context - 1 : -1;
 }
 
 /* The peer's address, or the client a trusted proxy forwards for. */
@@ -699,6 +710,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&st->body);
         st->srv = srv;
         st->conn = conn;
+        headwatch_busy(srv->watch, watch_slot(conn));
         clock_gettime(CLOCK_MONOTONIC, &st->started);
         atomic_fetch_add(&srv->in_flight, 1);
         atomic_fetch_add(&srv->ctx->metrics.in_flight, 1);
@@ -758,7 +770,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *srv = cls;
     struct request_state *st = *con_cls;
-    (void)conn;
     (void)toe;
     if (!st)
         return;
@@ -779,16 +790,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(st);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
+    headwatch_waiting(srv->watch, watch_slot(conn));
 }
 
+/* Counts connections and puts each under the head watch while it is open. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct http_server *srv = cls;
-    (void)conn;
-    (void)socket_context;
-    atomic_fetch_add(&srv->ctx->metrics.connections,
-                     code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&srv->ctx->metrics.connections, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int slot = ci ? headwatch_add(srv->watch, ci->connect_fd) : -1;
+        *socket_context = (void *)(intptr_t)(slot + 1);
+        return;
+    }
+    atomic_fetch_sub(&srv->ctx->metrics.connections, 1);
+    /* libmicrohttpd closes the socket after this returns: the watch lets go first */
+    headwatch_remove(srv->watch, (int)(intptr_t)*socket_context - 1);
 }
 
 /*
@@ -852,6 +872,7 @@ static socklen_t bind_address(const struct http_config *cfg, struct sockaddr_sto
 
 static void server_free(struct http_server *srv)
 {
+    headwatch_free(srv->watch);
     ratelimit_free(srv->buckets);
     pthread_key_delete(srv->store_key);
     free(srv);
@@ -885,8 +906,10 @@ enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
     }
     randombytes_buf(srv->bucket_key, sizeof(srv->bucket_key));
     srv->buckets = ratelimit_new(BUCKET_SLOTS);
-    if (!srv->buckets || !load_trusted(srv, cfg->trusted_proxies)) {
-        enum ns_err err = srv->buckets ? NS_ERR_INVALID : NS_ERR_NOMEM;
+    unsigned connections = fit_connections(cfg);
+    srv->watch = headwatch_new(connections, cfg->idle_timeout_s);
+    if (!srv->buckets || !srv->watch || !load_trusted(srv, cfg->trusted_proxies)) {
+        enum ns_err err = srv->buckets && srv->watch ? NS_ERR_INVALID : NS_ERR_NOMEM;
         server_free(srv);
         return err;
     }
@@ -896,7 +919,7 @@ enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
         flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, fit_connections(cfg),
+        cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory, MHD_OPTION_STRICT_FOR_CLIENT,
         1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);

@@ -329,6 +329,30 @@ def test_head_and_target_size_limits(ctx):
     check(s.call("GET", "/healthz")[0] == 200, "still serving")
 
 
+@test
+def test_a_trickled_head_is_cut_off(ctx):
+    s = ctx.start("--idle-timeout", "2")
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    t0, closed_at = time.time(), None
+    while time.time() - t0 < 8:  # a byte every 0.3 s: never idle, never done
+        try:
+            sock.sendall(b"a")
+            sock.settimeout(0.3)
+            if sock.recv(4096) == b"":
+                closed_at = time.time() - t0
+                break
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            closed_at = time.time() - t0
+            break
+    sock.close()
+    check(closed_at is not None and 1.5 <= closed_at < 5,
+          f"a head trickled for 8 s was not cut off near --idle-timeout 2 (closed at {closed_at})")
+    check(s.call("GET", "/healthz")[0] == 200, "others are served")
+
+
 def raw_exchange(port, request):
     """Sends raw bytes, reads until the server closes (or 8 s of quiet); returns (bytes, closed)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=8)
