@@ -95,10 +95,14 @@ enum ns_err store_key_verify(struct store *st, const struct apikey *key, int64_t
     if (now - last_used >= 60) { /* a minute's precision is plenty, and spares a write a request */
         s = store_stmt(st, "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?");
         if (s) {
+            /* best effort: never hold a request up for a lock another writer has, nor fail
+             * it when the database cannot be written (the write itself will say so) */
+            sqlite3_busy_timeout(st->db, 0);
             sqlite3_bind_int64(s, 1, now);
             bind_text(s, 2, key->id);
             sqlite3_step(s);
             sqlite3_reset(s);
+            sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
         }
     }
     return NS_OK;

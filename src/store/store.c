@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void store_global_init(void)
 {
@@ -35,10 +36,12 @@ enum ns_err store_err(int rc)
         return NS_ERR_BUSY;
     case SQLITE_CONSTRAINT:
         return NS_ERR_CONFLICT;
+    case SQLITE_FULL:
+        return NS_ERR_DISK_FULL;
+    case SQLITE_READONLY:
+        return NS_ERR_READ_ONLY;
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
         return NS_ERR_IO;
     default:
         return NS_ERR_DB;
@@ -59,11 +62,12 @@ enum ns_err store_open(const char *path, struct store **out)
     struct store *st = calloc(1, sizeof(*st));
     if (!st)
         return NS_ERR_NOMEM;
+    /* A file the process may not write opens read-only: reads work, writes fail READONLY. */
     int rc = sqlite3_open_v2(path, &st->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_busy_timeout(st->db, 5000);
+        rc = sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, pragmas, NULL, NULL, NULL);
     if (rc == SQLITE_OK && store_search_register(st) != NS_OK)
@@ -77,16 +81,54 @@ enum ns_err store_open(const char *path, struct store **out)
     return NS_OK;
 }
 
-void store_close(struct store *st)
+/* Finalizes the cached statements and closes the connection; st itself stays. */
+static void store_release_connection(struct store *st)
 {
-    if (!st)
-        return;
     for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
         sqlite3_finalize(st->cache[i].stmt);
         free(st->cache[i].sql);
     }
     sqlite3_close_v2(st->db);
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    store_release_connection(st);
     free(st);
+}
+
+/*
+ * A connection opened while its file could not be written stays read-only
+ * after the file is writable again (its descriptor was opened so). When the
+ * process may write the file now, opens a new connection in place of this
+ * one; st keeps its address. Returns NS_ERR_READ_ONLY while the file is
+ * still read-only; on any failure st is unchanged.
+ */
+static enum ns_err reopen_if_writable(struct store *st)
+{
+    if (sqlite3_db_readonly(st->db, "main") != 1)
+        return NS_OK;
+    const char *name = sqlite3_db_filename(st->db, "main");
+    if (!name || !*name || access(name, W_OK) != 0)
+        return NS_ERR_READ_ONLY;
+    char *path = strdup(name);
+    if (!path)
+        return NS_ERR_NOMEM;
+    struct store *fresh = NULL;
+    enum ns_err err = store_open(path, &fresh);
+    free(path);
+    if (err)
+        return err;
+    if (sqlite3_db_readonly(fresh->db, "main") == 1) {
+        store_close(fresh);
+        return NS_ERR_READ_ONLY;
+    }
+    store_release_connection(st);
+    *st = *fresh;
+    free(fresh);
+    return NS_OK;
 }
 
 const char *store_errmsg(const struct store *st)
@@ -171,7 +213,17 @@ static enum ns_err exec_simple(struct store *st, const char *sql)
 
 enum ns_err store_begin(struct store *st)
 {
-    return exec_simple(st, "BEGIN IMMEDIATE");
+    enum ns_err err = reopen_if_writable(st);
+    return err ? err : exec_simple(st, "BEGIN IMMEDIATE");
+}
+
+enum ns_err store_begin_wait(struct store *st, int wait_ms)
+{
+    sqlite3_busy_timeout(st->db, wait_ms > 0 ? wait_ms : 0);
+    enum ns_err err = store_begin(st);
+    /* store_begin may have opened a new connection, with the usual timeout already */
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    return err;
 }
 
 enum ns_err store_begin_read(struct store *st)
@@ -247,9 +299,14 @@ enum ns_err store_check(struct store *st, struct arena *a, bool *ok, const char 
             err = store_err(rc);
         sqlite3_finalize(s);
     }
-    if (err == NS_OK && store_search_check(st) != NS_OK) {
+    /* FTS5's check is a write: a read-only or locked database cannot run it,
+     * which says nothing about damage (that is NS_ERR_DB, SQLITE_CORRUPT) */
+    enum ns_err fts = err == NS_OK ? store_search_check(st) : NS_OK;
+    if (fts == NS_ERR_DB) {
         *ok = false;
         buf_printf(&out, "search index: %s\n", sqlite3_errmsg(st->db));
+    } else if (fts) {
+        err = fts;
     }
     *report = buf_failed(&out) ? "out of memory" : arena_strdup(a, out.data ? out.data : "");
     buf_release(&out);

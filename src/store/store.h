@@ -37,7 +37,16 @@ void store_close(struct store *st);
 /* The last SQLite error message of this connection, for logs only. */
 const char *store_errmsg(const struct store *st);
 
+/*
+ * Opens a write transaction, waiting up to 5 s for another process's write
+ * lock (NS_ERR_BUSY after that). A connection opened while the file was
+ * read-only is first opened anew if the file is writable now. Returns
+ * NS_ERR_READ_ONLY, NS_ERR_DISK_FULL or NS_ERR_IO when the database cannot
+ * be written; nothing is open then.
+ */
 enum ns_err store_begin(struct store *st);
+/* store_begin, waiting at most wait_ms (0: not at all) for another's write lock. */
+enum ns_err store_begin_wait(struct store *st, int wait_ms);
 /*
  * A read snapshot: everything read until store_commit sees one state of the
  * database (a list and its total agree), and the WAL read lock is taken once.
@@ -70,7 +79,8 @@ int store_schema_version_known(void);
 
 /*
  * Runs SQLite's integrity and foreign-key checks and FTS5's check of the
- * search index; *ok false with *report (arena) otherwise.
+ * search index; *ok false with *report (arena) otherwise. Returns an error
+ * when a check cannot run (FTS5's writes: NS_ERR_READ_ONLY on a read-only file).
  */
 enum ns_err store_check(struct store *st, struct arena *a, bool *ok, const char **report);
 

@@ -12,6 +12,9 @@
 
 #define STMT_CACHE_SLOTS 128
 
+/* How long a statement waits for a lock another connection holds. */
+#define BUSY_TIMEOUT_MS 5000
+
 struct stmt_slot {
     char *sql;
     sqlite3_stmt *stmt;
