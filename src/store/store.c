@@ -56,9 +56,33 @@ static const char *const pragmas =
     "PRAGMA mmap_size = 268435456;"
     "PRAGMA cache_size = -16000;";
 
+/*
+ * SQLite makes the -wal and -shm files with the database file's mode. A
+ * process that once opened the database while the file was read-only to it
+ * leaves a read-only -shm behind, and from then on no connection of that
+ * user can write, though the database is writable again: every write fails
+ * READONLY, across restarts. Gives such a file of ours back its owner's
+ * write permission. Does nothing when the database itself is not writable.
+ */
+static void sidecar_mode_repair(const char *path)
+{
+    static const char *const suffixes[] = {"-shm", "-wal"};
+    char name[4096];
+    struct stat sb;
+    if (access(path, W_OK) != 0)
+        return;
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        if (snprintf(name, sizeof(name), "%s%s", path, suffixes[i]) >= (int)sizeof(name))
+            return;
+        if (stat(name, &sb) == 0 && sb.st_uid == geteuid() && access(name, W_OK) != 0)
+            chmod(name, (sb.st_mode & 0777) | S_IWUSR);
+    }
+}
+
 enum ns_err store_open(const char *path, struct store **out)
 {
     *out = NULL;
+    sidecar_mode_repair(path);
     struct store *st = calloc(1, sizeof(*st));
     if (!st)
         return NS_ERR_NOMEM;
