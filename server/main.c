@@ -17,6 +17,7 @@
 #include "domain/matcher.h"
 #include "http/server.h"
 #include "ingest/ingest.h"
+#include "json/fields.h"
 #include "store/store.h"
 
 enum { DRAIN_TIMEOUT_MS = 10000 };
@@ -116,6 +117,7 @@ int main(int argc, char **argv)
         return 1;
     }
     store_global_init();
+    fields_global_init();
     switch (cfg.command) {
     case CMD_HELP:
         config_usage(stdout);

@@ -135,8 +135,10 @@ static void parse_filters(struct req *rq, struct article_filter *f, struct field
     }
     if ((v = query_get(rq, "q"))) {
         f->match = search_query_translate(rq->arena, v, &why);
-        if (!f->match)
+        if (!f->match && why)
             field_errors_add(fe, "q", "%s", why);
+        else if (!f->match)
+            field_errors_nomem(fe, "q");
         /* what a reader may not read must not decide what they find either */
         f->hide_premium_rest = paywall_locked(true, api_reader_access(rq), rq->now);
         f->match_public = f->match ? store_search_public(rq->arena, f->match) : NULL;

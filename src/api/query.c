@@ -50,7 +50,11 @@ bool query_refused(struct req *rq, struct resp *rs, const struct field_errors *f
 {
     if (!fe->count)
         return false;
-    resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", fe);
+    /* a parameter that could not be read for want of memory is no client's fault */
+    if (fe->out_of_memory || rq->arena->failed)
+        resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);
+    else
+        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", fe);
     return true;
 }
 

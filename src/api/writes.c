@@ -74,8 +74,9 @@ enum ns_err write_end(struct req *rq, enum ns_err err)
         err = store_commit(rq->store);
     if (err)
         store_rollback(rq->store);
-    /* a failed commit undoes entities the matcher learned during the write */
-    if (committing && err)
+    /* a failed commit, or a write the store failed midway, undoes entities the matcher
+     * may have learned during it */
+    if (err && (committing || problem_status(err) >= 500))
         ingest_matcher_refresh(rq->store, rq->ctx->matcher);
     pthread_mutex_unlock(&rq->ctx->write_lock);
     return err;
@@ -88,7 +89,8 @@ void write_problem(struct req *rq, struct resp *rs, enum ns_err err, const struc
                          : err == NS_ERR_INVALID  ? "the body breaks the rules listed in errors"
                          : err == NS_ERR_CONFLICT ? "the write clashes with another resource"
                                                   : NULL;
-    resp_problem(rq, rs, err, detail, fe && fe->count ? fe : NULL);
+    /* field errors explain a refusal of the input; a 5xx is no verdict on it */
+    resp_problem(rq, rs, err, detail, fe && fe->count && problem_status(err) < 500 ? fe : NULL);
 }
 
 /* Answers the stored article as an anonymous reader sees it. */
@@ -134,6 +136,10 @@ static char *patched_write_form(struct req *rq, const struct article_row *row, e
 {
     json_error_t jerr;
     json_t *patch = fields_load(rq->body, rq->body_len, &jerr);
+    if (!patch && fields_load_out_of_memory(&jerr)) {
+        *err = NS_ERR_NOMEM;
+        return NULL;
+    }
     if (!patch) {
         field_errors_add(fe, "body", "invalid JSON: %s", jerr.text);
         *err = NS_ERR_BAD_JSON;
@@ -149,6 +155,11 @@ static char *patched_write_form(struct req *rq, const struct article_row *row, e
     json_decref(patch);
     char *text = merged ? json_dumps(merged, JSON_COMPACT) : NULL;
     json_decref(merged);
+    if (text && fields_memory_failed()) {
+        /* a member the stored article has may be missing: never write that back */
+        free(text);
+        text = NULL;
+    }
     *err = text ? NS_OK : NS_ERR_NOMEM;
     return text;
 }

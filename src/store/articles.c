@@ -27,7 +27,7 @@ static enum ns_err read_authors(struct store *st, struct arena *a, struct articl
                                      " JOIN authors au ON au.id = aa.author_id"
                                      " WHERE aa.article_id = ? ORDER BY aa.position");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, r->id);
     size_t cap = 0;
     r->authors = NULL;
@@ -55,7 +55,7 @@ static enum ns_err read_topics(struct store *st, struct arena *a, struct article
                                      " JOIN topics t ON t.id = x.topic_id"
                                      " WHERE x.article_id = ? ORDER BY t.name, t.id");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, r->id);
     size_t cap = 0;
     int rc;
@@ -87,7 +87,7 @@ static enum ns_err read_entities(struct store *st, struct arena *a, struct artic
                                      " WHERE x.article_id = ?"
                                      " ORDER BY x.salience DESC, x.mentions DESC, e.id LIMIT ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, r->id);
     sqlite3_bind_int(s, 2, max);
     size_t cap = 0;
@@ -161,7 +161,7 @@ enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, con
                                      " JOIN publications p ON p.id = a.publication_id"
                                      " WHERE a.id = ?1 OR a.slug = ?2");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, id > 0 ? id : -1);
     bind_text(s, 2, id > 0 ? NULL : slug);
     int rc = sqlite3_step(s);
@@ -182,7 +182,7 @@ enum ns_err store_article_read_row(struct store *st, struct arena *a, struct art
                                      " JOIN publications p ON p.id = a.publication_id"
                                      " WHERE a.id = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, r->id);
     int rc = sqlite3_step(s);
     double score = r->score;
@@ -342,7 +342,7 @@ static enum ns_err count_followed(struct store *st, int64_t follower, int64_t *t
             " UNION SELECT id FROM articles WHERE publication_id IN"
             " (SELECT target_id FROM follows WHERE user_id = ?1 AND kind = 'publication'))");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, follower);
     int rc = sqlite3_step(s);
     *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -366,7 +366,7 @@ static enum ns_err count_matches(struct store *st, const struct article_filter *
     sqlite3_stmt *s = q_prepare(st, &q);
     buf_release(&q.sql);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     int rc = sqlite3_step(s);
     *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
@@ -423,7 +423,7 @@ enum ns_err store_articles_list(struct store *st, struct arena *a, const struct 
     sqlite3_stmt *s = q_prepare(st, &q);
     buf_release(&q.sql);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
 
     *n = 0;
     *rows = arena_calloc(a, (size_t)f->limit, sizeof(**rows));
@@ -479,7 +479,7 @@ enum ns_err store_articles_facet(struct store *st, struct arena *a, const struct
     sqlite3_stmt *s = q_prepare(st, &q);
     buf_release(&q.sql);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     *n = 0;
     *rows = arena_calloc(a, FACET_TOP, sizeof(**rows));
     if (!*rows) {

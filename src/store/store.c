@@ -94,6 +94,9 @@ enum ns_err store_open(const char *path, struct store **out)
         rc = sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, pragmas, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(st->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &st->rollback,
+                                NULL);
     if (rc == SQLITE_OK && store_search_register(st) != NS_OK)
         rc = SQLITE_ERROR;
     if (rc != SQLITE_OK) {
@@ -108,6 +111,7 @@ enum ns_err store_open(const char *path, struct store **out)
 /* Finalizes the cached statements and closes the connection; st itself stays. */
 static void store_release_connection(struct store *st)
 {
+    sqlite3_finalize(st->rollback);
     for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
         sqlite3_finalize(st->cache[i].stmt);
         free(st->cache[i].sql);
@@ -153,6 +157,12 @@ static enum ns_err reopen_if_writable(struct store *st)
     *st = *fresh;
     free(fresh);
     return NS_OK;
+}
+
+enum ns_err store_stmt_failed(struct store *st)
+{
+    enum ns_err err = store_err(sqlite3_errcode(st->db));
+    return err ? err : NS_ERR_NOMEM;
 }
 
 const char *store_errmsg(const struct store *st)
@@ -229,7 +239,7 @@ static enum ns_err exec_simple(struct store *st, const char *sql)
 {
     sqlite3_stmt *s = store_stmt(st, sql);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
@@ -262,8 +272,12 @@ enum ns_err store_commit(struct store *st)
 
 void store_rollback(struct store *st)
 {
-    if (!sqlite3_get_autocommit(st->db))
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    /* Preparing a ROLLBACK allocates, and memory may be what ran out: a
+     * transaction left open would wedge this connection for good. */
+    for (int tries = 0; tries < 3 && !sqlite3_get_autocommit(st->db); tries++) {
+        sqlite3_step(st->rollback);
+        sqlite3_reset(st->rollback);
+    }
 }
 
 enum ns_err store_savepoint(struct store *st)
@@ -276,17 +290,17 @@ enum ns_err store_release(struct store *st)
     return exec_simple(st, "RELEASE article");
 }
 
-void store_rollback_savepoint(struct store *st)
+enum ns_err store_rollback_savepoint(struct store *st)
 {
-    if (exec_simple(st, "ROLLBACK TO article") == NS_OK)
-        exec_simple(st, "RELEASE article");
+    enum ns_err err = exec_simple(st, "ROLLBACK TO article");
+    return err ? err : exec_simple(st, "RELEASE article");
 }
 
 enum ns_err store_cursor_key(struct store *st, unsigned char key[CURSOR_KEY_LEN])
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT value FROM settings WHERE key = 'cursor_key'");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(s);

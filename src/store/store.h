@@ -60,10 +60,12 @@ void store_rollback(struct store *st);
  * Savepoints nest inside a transaction so one bad article in a batch is
  * undone alone: store_savepoint, then store_release to keep the work or
  * store_rollback_savepoint to drop it (the savepoint is gone after either).
+ * When dropping fails, the savepoint's work may still be in the
+ * transaction: the caller must then roll the whole transaction back.
  */
 enum ns_err store_savepoint(struct store *st);
 enum ns_err store_release(struct store *st);
-void store_rollback_savepoint(struct store *st);
+enum ns_err store_rollback_savepoint(struct store *st);
 
 /* --- migrations (migrate.c) --- */
 

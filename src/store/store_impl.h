@@ -22,6 +22,7 @@ struct stmt_slot {
 
 struct store {
     sqlite3 *db;
+    sqlite3_stmt *rollback; /* prepared at open: a rollback must not need memory */
     struct stmt_slot cache[STMT_CACHE_SLOTS];
     unsigned next_evict;
 };
@@ -37,13 +38,20 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 #define PREPARE(var, sql)                                                                          \
     sqlite3_stmt *var = store_stmt(st, sql);                                                       \
     if (!var)                                                                                      \
-    return store_err(sqlite3_errcode(st->db))
+    return store_stmt_failed(st)
 
 /* Steps a bound statement that returns no rows and resets it; NS_OK when it ran. */
 enum ns_err store_step_done(sqlite3_stmt *s);
 
 /* Maps a SQLite result code to an ns_err. */
 enum ns_err store_err(int rc);
+
+/*
+ * The error for a store_stmt that returned NULL: SQLite's, or NS_ERR_NOMEM
+ * when SQLite saw none (the cache's copy of the text could not be made).
+ * Never NS_OK: a statement that did not run must not pass for one that did.
+ */
+enum ns_err store_stmt_failed(struct store *st);
 
 /* Copies column i as text into the arena (NULL for SQL NULL). */
 const char *col_text(struct arena *a, sqlite3_stmt *s, int i);
