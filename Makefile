@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, load the demo gazetteer and corpus,
 #                   serve on :8080
 #   make test       unit + end-to-end tests, plain and under ASan/UBSan
+#   make check-hard make test, then the long runs: crash loops and faults (tests/hard)
 #   make bench      benchmarks (bench/README.md)
 #   make clean
 #
@@ -101,6 +102,12 @@ run: deps
 test: deps
 	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN)
 	sh tests/run.sh $(UNIT_BINS_ASAN)
+
+# --- the long runs: hundreds of SIGKILLs, faults again and again (tests/hard/crash_loop.sh)
+.PHONY: check-hard crash-loop
+check-hard: crash-loop
+crash-loop: test
+	sh tests/hard/crash_loop.sh
 
 # --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)
 BENCH_DATA ?= ../shared/data
