@@ -170,7 +170,9 @@ def test_locked_database(t, ctx):
     d = ctx.workdir()
     db = os.path.join(d, "locked.db")
     key = fl.make_database(ctx.bin, db)
-    srv = fl.Server(ctx.bin, db, threads=4, access_log=True)
+    # more workers than writes: each write blocks the worker it lands on, and a free
+    # worker must be there to show that reads do not wait for the lock
+    srv = fl.Server(ctx.bin, db, threads=10, access_log=True)
     try:
         t.require(srv.wait_ready(), f"server did not start: {srv.stderr()[-500:]}")
         acked = {}
@@ -187,7 +189,7 @@ def test_locked_database(t, ctx):
         holder.execute("BEGIN IMMEDIATE")
         holder.execute("UPDATE settings SET value = value WHERE key = 'cursor_key'")
         ctx.figures["faults injected"] += 1
-        writes, reads = [], []
+        writes, reads = [], []  # 8 writes, on 8 of the 10 workers
         lock = threading.Lock()
         writing = threading.Event()
 
@@ -229,12 +231,14 @@ def test_locked_database(t, ctx):
                                            f"not {len(writes)}")
         t.check(max(spent, default=0) < WRITE_WAIT_S + 0.5,
                 f"a write waited {max(spent, default=0):.2f}s for the lock, not {WRITE_WAIT_S}s at most")
-        t.check(held < 2 * OLD_BUSY_S, f"8 writes against a lock took {held:.1f}s all told")
+        t.check(held < OLD_BUSY_S, f"8 writes against a lock took {held:.1f}s all told, "
+                                   f"not the {WRITE_WAIT_S}s each waits side by side")
         slow = max((r.seconds for _, r in reads), default=0.0)
         t.check(reads, "no read was tried during the lock")
         for path, r in reads:
             t.check(r.status == 200, f"GET {path} during the lock: {r}")
-        t.check(slow < 2 * WRITE_WAIT_S + 0.7, f"a read during the lock took {slow:.2f}s")
+        t.check(slow < WRITE_WAIT_S * 0.75, f"a read during the lock took {slow:.2f}s: reads must "
+                                            f"not wait for the write lock")
         ctx.note(f"lock held {held:.1f}s: {len(writes)} writes refused (slowest "
                  f"{max(r.seconds for _, r in writes):.2f}s), {len(reads)} reads answered "
                  f"(slowest {slow:.2f}s)")
