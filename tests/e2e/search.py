@@ -51,6 +51,7 @@ from datetime import datetime, timezone
 from harness import (
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time,
+    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BIG_HEAD, NO_PROXY_HEAD, NO_PROXY_RAW,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -985,7 +986,7 @@ def expect_200_or_q_400(t, ctx, q, label=None):
     return None
 
 
-@test()
+@test(proxy=NO_PROXY_BIG_HEAD)
 def test_q_length_limit(t, ctx):
     t.check(expect_200_or_q_400(t, ctx, "a" * 500, "500 ASCII characters") is not None, "500 characters must be accepted")
     t.check(expect_200_or_q_400(t, ctx, "é" * 500, "500 two-byte characters") is not None,
@@ -1066,7 +1067,7 @@ def test_query_syntax_is_plain_words(t, ctx):
     t.eq(search_ids(t, ctx, "headline:stampede"), [], "a column filter is not read as one")
 
 
-@test()
+@test(proxy=NO_PROXY_RAW)
 def test_q_malformed_bytes_400(t, ctx):
     not_q = []
     for raw in ("%00", "a%00b", "%01", "stampede%01", "%1F", "%7F", "stampede%0A", "%FF", "stampede%FF", "%C3",
@@ -1085,7 +1086,7 @@ def test_q_malformed_bytes_400(t, ctx):
     t.eq(r.status, 200, "GET /healthz after malformed queries")
 
 
-@test()
+@test(proxy=NO_PROXY_HEAD)
 def test_head_and_etag_with_q(t, ctx):
     r = ctx.client.get("/v1/articles", {"q": "stampede"})
     body = expect_ok(t, r)
@@ -1174,8 +1175,9 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port, timeout=30)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
@@ -1194,6 +1196,8 @@ def server_answers(ctx):
 
 
 def run_one(name, fn, ctx, results, verbose):
+    if proxy_skip(name, fn):
+        return
     t = T(name)
     start = time.monotonic()
     try:
@@ -1253,6 +1257,7 @@ def main():
                     results.append(("server_stays_up", [err]))
                     print(f"FAIL server_stays_up: {err}", flush=True)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1261,7 +1266,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 
