@@ -3,7 +3,9 @@
 #   make            build ./newsstand
 #   make run        install what is missing, build, load the demo gazetteer and corpus,
 #                   serve on :8080
-#   make test       unit + end-to-end tests, plain and under ASan/UBSan
+#   make test       unit + end-to-end tests, plain and under ASan/UBSan, and the OpenAPI
+#                   document checked by a linter and, through a validating proxy,
+#                   against the server (tests/openapi)
 #   make bench      benchmarks (bench/README.md)
 #   make clean
 #
@@ -29,13 +31,15 @@ SCHEMA   := $(sort $(wildcard schema/*.sql))
 OPENAPI  := src/api/openapi.json
 GEN_SRCS := build/gen/schema_files.c build/gen/openapi_files.c
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+# the OpenAPI linter and validating proxy, pinned by tests/openapi/package-lock.json
+NODE_TOOLS := tests/openapi/node_modules/.installed
 
 DB       ?= ./newsstand.db
 PORT     ?= 8080
 DEMO     := server/demo/articles.ndjson
 GAZETTEER := server/demo/gazetteer.ndjson
 
-.PHONY: all run test unit e2e deps clean asan
+.PHONY: all run test unit e2e deps test-deps clean asan
 all: newsstand
 
 # --- generated sources: migrations and the OpenAPI document built into the binary
@@ -77,14 +81,30 @@ asan: build/asan/newsstand
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS))
 
 # --- install what a fresh Debian 12 machine lacks (as root, or with sudo)
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
+APT_INSTALL = if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(APT_INSTALL)
+
+# the tests also need Node and npm (there when the commands are, whoever packaged them:
+# Debian 12's nodejs 18 and npm 9 do) and the pinned OpenAPI tools
+test-deps: deps
+	@missing=""; command -v node >/dev/null 2>&1 || missing="nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	$(APT_INSTALL)
+	$(MAKE) $(NODE_TOOLS)
+
+# npm ci: exactly the versions in package-lock.json (install scripts off: the only one,
+# core-js's, prints an advertisement)
+$(NODE_TOOLS): tests/openapi/package.json tests/openapi/package-lock.json
+	cd tests/openapi && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # --- the server on the demo corpus
 run: deps
@@ -94,8 +114,9 @@ run: deps
 	    ./newsstand import $(DEMO) --db $(DB) || { rm -f $(DB); exit 1; }; fi
 	./newsstand serve --db $(DB) --port $(PORT)
 
-# --- tests: unit tests under sanitizers, then the end-to-end suite against both builds
-test: deps
+# --- tests: unit tests under sanitizers, the OpenAPI lint, then the end-to-end suites
+# against both builds and, through the validating proxy, against the release build
+test: test-deps
 	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN)
 	sh tests/run.sh $(UNIT_BINS_ASAN)
 
