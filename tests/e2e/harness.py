@@ -245,7 +245,8 @@ def run_one(name, fn, ctx, results, verbose):
 # Prism in front and points ctx.port at it, and finish_proxy() at the end,
 # which stops Prism, reads its log and turns every distinct violation into a
 # failed result. Tests whose HTTP Prism cannot carry are marked
-# @test(proxy="why") and skipped in proxy mode only.
+# @test(proxy="why") and skipped in proxy mode only. NEWSSTAND_E2E_KEEP_PRISM_LOG=1
+# keeps Prism's log (its path is printed).
 #
 # Prism runs without --errors on purpose: with it, Prism answers a request it
 # finds invalid itself instead of passing it on, and the suites send invalid
@@ -314,12 +315,13 @@ def front_with_proxy(ctx):
     _proxy["paths"] = list(json.loads(doc).get("paths", {}))
     port = free_port()
     log = os.path.join(tmp, "prism.log")
-    env = dict(os.environ, FORCE_COLOR="0", NODE_ENV="test")
     _proxy["log"] = log
-    _proxy["proc"] = subprocess.Popen(
-        [PRISM, "proxy", spec, f"http://{HOST}:{ctx.port}", "--host", HOST, "--port", str(port),
-         "--no-cors", "--no-multiprocess"],
-        stdout=open(log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=tmp)
+    with open(log, "wb") as out:  # no colours: the log is parsed
+        _proxy["proc"] = subprocess.Popen(
+            [PRISM, "proxy", spec, f"http://{HOST}:{ctx.port}", "--host", HOST, "--port", str(port),
+             "--no-cors", "--no-multiprocess"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, FORCE_COLOR="0"), cwd=tmp)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with open(log, encoding="utf-8", errors="replace") as f:
@@ -455,7 +457,7 @@ def finish_proxy():
                 print(f"FAIL {name}: {f}", flush=True)
         return results
     finally:
-        if os.environ.get("NEWSSTAND_E2E_KEEP_PRISM_LOG"):
+        if os.environ.get("NEWSSTAND_E2E_KEEP_PRISM_LOG") and _proxy.get("log"):
             print(f"prism log kept: {_proxy['log']}", flush=True)
         else:
             shutil.rmtree(_proxy["tmp"], ignore_errors=True)
