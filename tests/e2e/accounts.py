@@ -21,6 +21,8 @@ import time
 import urllib.parse
 from harness import front_with_proxy, finish_proxy
 
+import harness  # noqa: F401 - importing it sets the environment servers start with
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "accounts_articles.ndjson")
 SECRET = "Quillmarrow"  # only after the preview blocks of the premium fixtures
