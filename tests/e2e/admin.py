@@ -49,7 +49,7 @@ from harness import (
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
     error_fields, names_field, run_one, short,
-    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BAD_JSON, NO_PROXY_EARLY,
+    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BAD_JSON, NO_PROXY_CHUNKED, NO_PROXY_EARLY,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1320,7 +1320,7 @@ def test_import_empty_and_wrong_type(t, ctx):
     t.eq(ctx.total(), total + 1, "meta.total: only the accepted import wrote")
 
 
-@test()
+@test(proxy=NO_PROXY_CHUNKED)
 def test_import_chunked_lines_across_chunks(t, ctx):
     ctx.need_keys("i1")
     total = ctx.total()

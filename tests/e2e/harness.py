@@ -280,6 +280,7 @@ NO_PROXY_HEAD = "Prism fails every HEAD answer that has a JSON Content-Type (it 
 NO_PROXY_BAD_JSON = "Prism answers a body that is not valid JSON itself (400 invalid_json) and passes nothing on"
 NO_PROXY_RAW = "Prism decodes and re-encodes what it passes on (paths, queries, bodies), so these bytes never reach the server"
 NO_PROXY_EARLY = "Prism reads a whole body before it passes it on, so the server's early answer and close becomes Prism's 500"
+NO_PROXY_CHUNKED = "Prism passes a chunked body on with both Transfer-Encoding and Content-Length, which the server refuses"
 NO_PROXY_BIG_HEAD = "Prism's HTTP parser refuses a request head over 16 KiB itself (431)"
 
 
