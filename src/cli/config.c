@@ -77,7 +77,8 @@ static const struct {
 } commands[] = {
     {"serve", CMD_SERVE},     {"import", CMD_IMPORT}, {"migrate", CMD_MIGRATE},
     {"relink", CMD_RELINK},   {"backup", CMD_BACKUP},
-    {"check", CMD_CHECK},     {"help", CMD_HELP},     {"--help", CMD_HELP},
+    {"check", CMD_CHECK},     {"healthcheck", CMD_HEALTHCHECK},
+    {"help", CMD_HELP},       {"--help", CMD_HELP},
     {"-h", CMD_HELP},         {"--version", CMD_VERSION}, {"version", CMD_VERSION},
 };
 
@@ -106,6 +107,7 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
     cfg->command = CMD_SERVE;
     cfg->db = "./newsstand.db";
     cfg->bind = "0.0.0.0";
+    cfg->host = "127.0.0.1";
     cfg->port = 8080;
     cfg->threads = default_threads();
     if (!from_env(cfg, err, err_len))
@@ -154,12 +156,17 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
             if (!(v = flag_value(argc, argv, &i, "--bind")) || !*v)
                 goto missing;
             cfg->bind = v;
-        } else if (is_flag(a, "--port") && cfg->command == CMD_SERVE) {
+        } else if (is_flag(a, "--port") &&
+                   (cfg->command == CMD_SERVE || cfg->command == CMD_HEALTHCHECK)) {
             if (!(v = flag_value(argc, argv, &i, "--port")) ||
                 !parse_uint(v, 1, 65535, &cfg->port)) {
                 snprintf(err, err_len, "--port takes a port number (1-65535)");
                 return false;
             }
+        } else if (is_flag(a, "--host") && cfg->command == CMD_HEALTHCHECK) {
+            if (!(v = flag_value(argc, argv, &i, "--host")) || !*v)
+                goto missing;
+            cfg->host = v;
         } else if (is_flag(a, "--cors-origin") && cfg->command == CMD_SERVE) {
             if (!(v = flag_value(argc, argv, &i, "--cors-origin")) || !*v)
                 goto missing;
@@ -236,6 +243,9 @@ void config_usage(FILE *out)
           "                      (safe while the server runs)\n"
           "  migrate             apply pending schema migrations and exit\n"
           "  check               run integrity checks; exit 0 when the database is sound\n"
+          "  healthcheck [--port 8080] [--host 127.0.0.1]\n"
+          "                      GET /readyz of a running server (IPv6 literal allowed);\n"
+          "                      exit 0 on 200, 1 otherwise (for container health checks)\n"
           "  --version           print the version\n"
           "\n"
           "options for every command:\n"
