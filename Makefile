@@ -11,8 +11,9 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libutf8proc zlib
-DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
-            libutf8proc-dev libcmocka-dev zlib1g-dev python3 curl wrk
+# The build's Debian packages are listed once, in docker/build.sh (the image's
+# build runs it too); tests and benchmarks add these.
+TEST_PKGS := libcmocka-dev python3 curl wrk
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -78,13 +79,7 @@ UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS)
 
 # --- install what a fresh Debian 12 machine lacks (as root, or with sudo)
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	sh docker/build.sh --deps-only $(TEST_PKGS)
 
 # --- the server on the demo corpus
 run: deps
@@ -95,8 +90,10 @@ run: deps
 	./newsstand serve --db $(DB) --port $(PORT)
 
 # --- tests: unit tests under sanitizers, then the end-to-end suite against both builds
-test: deps
-	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN)
+# (docker/build.sh installs what is missing and builds ./newsstand exactly as the image does)
+test:
+	sh docker/build.sh $(TEST_PKGS)
+	$(MAKE) build/asan/newsstand $(UNIT_BINS_ASAN)
 	sh tests/run.sh $(UNIT_BINS_ASAN)
 
 # --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)
