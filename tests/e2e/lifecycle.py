@@ -404,6 +404,23 @@ def test_healthcheck_answers_other_than_200(env):
 
 
 @test
+def test_healthcheck_fails_while_the_server_drains(env):
+    s = Server(env, env.db(), args=("--drain-grace", "2"))
+    ready = s.wait_ready()
+    before = env.run("healthcheck", "--port", str(s.port), timeout=10) if ready else None
+    if ready:
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+    during = env.run("healthcheck", "--port", str(s.port), timeout=10) if ready else None
+    code, err = s.stop()
+    check(ready, f"server did not start: {err[-300:]}")
+    check(before.returncode == 0, f"healthcheck before SIGTERM: {before}")
+    check(during.returncode == 1 and "503" in during.stderr,
+          f"healthcheck in the drain grace should see /readyz 503: {during}")
+    check(code == 0, f"exit {code}")
+
+
+@test
 def test_healthcheck_gives_up_on_a_silent_server(env):
     fake = FakeServer(None)
     t0 = time.time()
