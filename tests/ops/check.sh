@@ -125,9 +125,12 @@ entrypoint_loads_demo_once() {
 run "docker/entrypoint.sh: loads the demo once, cleans up a failed load" entrypoint_loads_demo_once
 
 # --- systemd unit (with the binary path pointed at the binary under test)
-unit_verify() {
+unit_copy() {
     sed "s|/usr/local/bin/newsstand|$(realpath "$bin")|g" server/systemd/newsstand.service \
         >"$tmp/newsstand.service"
+}
+unit_verify() {
+    unit_copy
     # verify exits 0 on unknown keys and bad values: any output is a failure
     systemd-analyze verify --man=no "$tmp/newsstand.service" >"$tmp/verify" 2>&1
     rc=$?
@@ -148,8 +151,12 @@ unit_rules() {
     # above the server's 10 s drain, with the example grace of the env file
     t=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' $u)
     [ "${t:-0}" -gt 10 ] || { echo "TimeoutStopSec=$t is not above the 10 s drain"; return 1; }
-    systemd-analyze security --offline=yes --threshold=20 --no-pager "$tmp/newsstand.service" |
-        tail -n 1
+    unit_copy
+    systemd-analyze security --offline=yes --threshold=20 --no-pager "$tmp/newsstand.service" \
+        >"$tmp/security" 2>&1
+    rc=$?
+    tail -n 1 "$tmp/security"
+    return $rc
 }
 run "newsstand.service: systemd-analyze verify" unit_verify
 run "newsstand.service: hardening kept, exposure at most 2.0" unit_rules
