@@ -9,7 +9,8 @@
 #      route with two readers, a member, a lapsed trial and anonymous;
 #      httpbehaviour.py: gzip and CORS)
 #      against the release binary;
-#   3. the same suites against the ASan/UBSan binary.
+#   3. the same suites against the ASan/UBSan binary;
+#   4. tests/ops/check.sh: Dockerfile, compose file, systemd unit, man page.
 # Prints every part's own report, then one closing line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -64,6 +65,23 @@ for pair in $pairs; do
     passed=$((passed + p))
     failed=$((failed + f))
 done
+
+echo "== operations files: tests/ops/check.sh"
+sh tests/ops/check.sh --bin ./newsstand >"$log" 2>&1
+rc=$?
+cat "$log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+if [ -z "$line" ]; then
+    echo "tests/ops/check.sh printed no summary (exit $rc)"
+    failed=$((failed + 1))
+else
+    p=${line%% passed*}
+    f=${line#*passed, }
+    f=${f%% failed*}
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
