@@ -13,8 +13,9 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libutf8proc zlib
-DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
-            libutf8proc-dev libcmocka-dev zlib1g-dev python3 curl wrk
+# The build's Debian packages are listed once, in docker/build.sh (the image's
+# build runs it too); tests and benchmarks add these.
+TEST_PKGS := libcmocka-dev python3 curl wrk
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -81,23 +82,19 @@ asan: build/asan/newsstand
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS))
 
 # --- install what a fresh Debian 12 machine lacks (as root, or with sudo)
-APT_INSTALL = if [ -n "$$missing" ]; then \
+deps:
+	sh docker/build.sh --deps-only $(TEST_PKGS)
+
+# the tests also need Node and npm for the OpenAPI checks (there when the commands are,
+# whoever packaged them: Debian 12's nodejs 18 and npm 9 do) and the pinned tools
+test-deps:
+	@missing=""; command -v node >/dev/null 2>&1 || missing="nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
-
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	$(APT_INSTALL)
-
-# the tests also need Node and npm (there when the commands are, whoever packaged them:
-# Debian 12's nodejs 18 and npm 9 do) and the pinned OpenAPI tools
-test-deps: deps
-	@missing=""; command -v node >/dev/null 2>&1 || missing="nodejs"; \
-	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
-	$(APT_INSTALL)
 	$(MAKE) $(NODE_TOOLS)
 
 # npm ci: exactly the versions in package-lock.json (install scripts off: the only one,
@@ -114,10 +111,12 @@ run: deps
 	    ./newsstand import $(DEMO) --db $(DB) || { rm -f $(DB); exit 1; }; fi
 	./newsstand serve --db $(DB) --port $(PORT)
 
-# --- tests: unit tests under sanitizers, the OpenAPI lint, then the end-to-end suites
-# against both builds and, through the validating proxy, against the release build
+# --- tests: unit tests under sanitizers, the end-to-end suites against both builds, the
+# OpenAPI lint and the API suites again through the validating proxy (tests/openapi)
+# (docker/build.sh installs what is missing and builds ./newsstand exactly as the image does)
 test: test-deps
-	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN)
+	sh docker/build.sh $(TEST_PKGS)
+	$(MAKE) build/asan/newsstand $(UNIT_BINS_ASAN)
 	sh tests/run.sh $(UNIT_BINS_ASAN)
 
 # --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)

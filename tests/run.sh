@@ -10,7 +10,8 @@
 #      httpbehaviour.py: gzip and CORS)
 #      against the release binary;
 #   3. the same suites against the ASan/UBSan binary;
-#   4. the OpenAPI document (src/api/openapi.json): Redocly's linter with
+#   4. tests/ops/check.sh: Dockerfile, compose file, systemd unit, man page;
+#   5. the OpenAPI document (src/api/openapi.json): Redocly's linter with
 #      tests/openapi/redocly.yaml, then the suites that test the API (not HTTP
 #      mechanics) once more against the release binary through Prism, a proxy
 #      that checks every request and answer against the document
@@ -79,6 +80,23 @@ suites="run.py lifecycle.py entities.py demo.py search.py admin.py accounts.py r
 for bin in ./newsstand build/asan/newsstand; do
     for suite in $suites; do run_suite "$suite" "$bin"; done
 done
+
+echo "== operations files: tests/ops/check.sh"
+sh tests/ops/check.sh --bin ./newsstand >"$log" 2>&1
+rc=$?
+cat "$log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+if [ -z "$line" ]; then
+    echo "tests/ops/check.sh printed no summary (exit $rc)"
+    failed=$((failed + 1))
+else
+    p=${line%% passed*}
+    f=${line#*passed, }
+    f=${f%% failed*}
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+fi
 
 echo "== openapi: redocly lint src/api/openapi.json"
 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true tests/openapi/node_modules/.bin/redocly lint \
