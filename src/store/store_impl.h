@@ -25,6 +25,8 @@ struct store {
     sqlite3_stmt *rollback; /* prepared at open: a rollback must not need memory */
     struct stmt_slot cache[STMT_CACHE_SLOTS];
     unsigned next_evict;
+    int64_t seen_version; /* store_changed: what it saw last */
+    int64_t seen_changes;
 };
 
 /*
