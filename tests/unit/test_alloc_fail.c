@@ -12,8 +12,10 @@
  * lock held or a transaction open, or store half an article; and the next
  * request must work.
  *
- * NEWSSTAND_ALLOC_EVERY=K tries every Kth N in the cold-cache pass (default
- * so that about 400 are tried; 1 in make check-hard).
+ * The warm passes try every N; the cold-cache pass (a new connection each
+ * time, so statement preparation fails too) every NEWSSTAND_ALLOC_EVERY-th
+ * (8 by default; 1 in make check-hard). NEWSSTAND_ALLOC_TRACE=N prints where
+ * allocation N is made when it fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
