@@ -282,7 +282,7 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
 }
 
 struct framing {
-    unsigned content_lengths;
+    unsigned content_lengths, transfer_encodings, hosts;
     bool bad_name, bad_value;
 };
 
@@ -297,8 +297,9 @@ static enum MHD_Result inspect_header(void *cls, enum MHD_ValueKind kind, const 
 {
     struct framing *f = cls;
     (void)kind;
-    if (strcasecmp(key, "Content-Length") == 0)
-        f->content_lengths++;
+    f->content_lengths += strcasecmp(key, "Content-Length") == 0;
+    f->transfer_encodings += strcasecmp(key, "Transfer-Encoding") == 0;
+    f->hosts += strcasecmp(key, "Host") == 0;
     f->bad_name |= !*key;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         f->bad_name |= !is_tchar(*p);
@@ -310,9 +311,12 @@ static enum MHD_Result inspect_header(void *cls, enum MHD_ValueKind kind, const 
 /*
  * Refuses requests whose length could be read two ways (the stuff of
  * request smuggling behind a proxy) or whose header bytes are not HTTP:
- * more than one Content-Length, Content-Length with Transfer-Encoding, a
- * transfer coding other than chunked, a header name that is not a token,
- * control bytes in a value. Returns the detail for a 400, or NULL.
+ * more than one Content-Length or Transfer-Encoding line, Content-Length
+ * with Transfer-Encoding, a transfer coding other than chunked, more than
+ * one Host (RFC 9112 3.2), a header name that is not a token, control
+ * bytes in a value. Returns the detail for a 400, or NULL. (libmicrohttpd
+ * 0.9.75 itself cuts a name or value at a NUL and drops a line with an
+ * empty name: those bytes never reach this check.)
  */
 static const char *framing_error(struct MHD_Connection *conn)
 {
@@ -321,10 +325,14 @@ static const char *framing_error(struct MHD_Connection *conn)
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
     if (f.content_lengths > 1)
         return "the request has more than one Content-Length";
+    if (f.transfer_encodings > 1)
+        return "the request has more than one Transfer-Encoding";
     if (te && f.content_lengths)
         return "the request has both Content-Length and Transfer-Encoding";
     if (te && strcasecmp(te, "chunked") != 0)
         return "chunked is the only transfer coding accepted";
+    if (f.hosts > 1)
+        return "the request has more than one Host";
     if (f.bad_name)
         return "a header name is not an HTTP token";
     if (f.bad_value)
