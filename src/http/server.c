@@ -694,6 +694,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_
         MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
+    /* a reader that takes the answer a byte at a time is cut off like a slow sender */
+    headwatch_transfer(srv->watch, watch_slot(conn), status == 304 ? 0 : body_len);
     st->status = status;
     st->bytes = status == 304 ? 0 : body_len;
     if (status >= 500)
@@ -738,18 +740,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* whatever the answer, one to a request with credentials is that caller's alone */
         st->rq.authorized =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL;
-        if (!decide_head(st, conn))
+        if (!decide_head(st, conn)) {
+            headwatch_waiting(srv->watch, watch_slot(conn)); /* for the body, if one comes */
             return MHD_YES;
+        }
         /* Refused before the body: answer now and let the connection close. */
         struct resp rs = {.status = 500};
         dispatch(st, &rs);
         return send_resp(conn, srv, st, &st->rq, &rs, true);
     }
     if (*upload_data_size) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         take_body(st, upload_data, *upload_data_size);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* a body earns time as it arrives; time the server spends on it is not the client's */
+        headwatch_extend(srv->watch, watch_slot(conn), *upload_data_size,
+                         (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 + 1);
         *upload_data_size = 0;
         return MHD_YES;
     }
+    headwatch_busy(srv->watch, watch_slot(conn));
     struct resp rs = {.status = 500};
     dispatch(st, &rs);
     if (!rs.body)

@@ -722,6 +722,82 @@ def test_http_slow_clients_do_not_starve_normal_ones(t, ctx):
     t.eq(ctx.get("/healthz").status, 200, "GET /healthz after the crowd left")
 
 
+@test()
+def test_http_slow_clients_are_cut_off(t, ctx):
+    """With --idle-timeout 2: a trickled head and a trickled body are cut near 2 s however they
+    trickle, a reader that stops reading is let go, and a steady upload slower than the timeout
+    but faster than 1 KiB/s is served."""
+    s = start_server(ctx, "--idle-timeout", "2")
+
+    def connect(rcvbuf=None):
+        c = socket.socket()
+        if rcvbuf:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        c.settimeout(5)
+        c.connect((HOST, s.port))
+        return c
+    head, body, reader, steady = connect(), connect(), connect(2048), connect()
+    head.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    body.sendall(POST_HEAD + b"Content-Length: 65536\r\n\r\n{")
+    reader.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 20)
+    doc = b'{"email": "steady.upload@security.example", "password": "pw-steady-upload-1", "name": "Steady"'
+    doc += b" " * (24 * 1024 - len(doc) - 1) + b"}"   # 24 KiB sent at 4 KiB/s: 6 s, past the 2 s timeout
+    steady.sendall(POST_HEAD + b"Content-Length: %d\r\n\r\n" % len(doc))
+    for c in (head, body, steady):
+        c.setblocking(False)
+    cut = {}
+    sent = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 9 and (len(cut) < 2 or sent < len(doc)):
+        now = time.monotonic() - t0
+        for name, c in (("head", head), ("body", body)):
+            if name in cut:
+                continue
+            try:
+                c.send(b"a")
+                if c.recv(4096) == b"":
+                    cut[name] = now
+            except BlockingIOError:
+                pass
+            except OSError:
+                cut[name] = now
+        if sent < len(doc):
+            try:
+                sent += steady.send(doc[sent:sent + 1024])
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                t.check(False, f"the steady upload was cut after {sent} bytes at {now:.1f} s: {e}")
+                sent = len(doc)
+        time.sleep(0.25)
+    steady.setblocking(True)
+    steady.settimeout(10)
+    try:
+        answer = steady.recv(4096)
+    except OSError as e:
+        answer = repr(e).encode()
+    reader.settimeout(3)
+    got, eof = 0, False
+    try:
+        while True:
+            chunk = reader.recv(65536)
+            if not chunk:
+                eof = True
+                break
+            got += len(chunk)
+    except (socket.timeout, ConnectionResetError):
+        eof = got > 0 and not isinstance(sys.exc_info()[1], socket.timeout)
+    for c in (head, body, reader, steady):
+        c.close()
+    for name in ("head", "body"):
+        t.check(name in cut and 1.5 <= cut[name] < 4.5, f"a trickled {name} was cut at {cut.get(name)} s "
+                                                          f"(--idle-timeout 2)")
+    t.check(eof and got < 20 * 300000, f"the reader that stopped reading: end of stream {eof} after {got} bytes")
+    t.check(answer.startswith(b"HTTP/1.1 201") or answer.startswith(b"HTTP/1.1 422"),
+            f"the steady 24 KiB upload over 6 s was not answered: {short(answer, 80)}")
+    ctx.figures["cut_off"] = {k: round(v, 1) for k, v in cut.items()}
+
+
 # ================================================================ HTTP abuse: framing and smuggling
 
 POST_HEAD = b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
