@@ -704,12 +704,13 @@ def test_http_slow_clients_do_not_starve_normal_ones(t, ctx):
     finally:
         crowd.close()
         keep.close()
+    slowest_at = max(range(len(lat)), key=lat.__getitem__) if lat else None
     lat.sort()
     p95 = lat[int(len(lat) * 0.95) - 1] if lat else None
     ctx.figures["slow"] = {"opened": len(crowd.socks), "addresses": len(SLOW_ADDRESSES), "held": held,
                            "by_kind": by_kind, "seconds": SLOW_SECONDS, "normal": len(lat), "failed": len(bad),
                            "max_ms": round(lat[-1] * 1000, 1) if lat else None,
-                           "p95_ms": round(p95 * 1000, 1) if p95 else None,
+                           "p95_ms": round(p95 * 1000, 1) if p95 else None, "slowest_at": slowest_at,
                            "connections_metric": max(connections) if connections else None}
     t.check(len(lat) >= 50, f"only {len(lat)} normal requests in {SLOW_SECONDS} s")
     t.check(not bad, f"{len(bad)} normal requests failed while slow clients ran: {bad[:5]}")
@@ -2137,11 +2138,13 @@ def summary(ctx):
     get = f.get("sqli_get", {})
     write = f.get("sqli_write", {})
     return (f"security: slow clients held {slow.get('held')}/{slow.get('opened')} from {slow.get('addresses')} "
-            f"addresses for {slow.get('seconds')} s ({slow.get('by_kind')}); normal requests {slow.get('normal')}, "
+            f"addresses for {slow.get('seconds')} s ({slow.get('by_kind')}; slowest normal request #{slow.get('slowest_at')}; server counted "
+            f"{slow.get('connections_metric')} connections); normal requests {slow.get('normal')}, "
             f"failed {slow.get('failed')}, max {slow.get('max_ms')} ms, p95 {slow.get('p95_ms')} ms; "
+            f"with --idle-timeout 2 cut at {f.get('cut_off')} s; "
             f"smuggling vectors refused {f.get('smuggling_refused')}, framings answered once "
-            f"{f.get('framings_answered')} (libmicrohttpd repeated its own 400 head for "
-            f"{len(f.get('mhd_repeated_heads', []))}); "
+            f"{f.get('framings_answered')} + {f.get('framings_lenient')} read leniently by libmicrohttpd "
+            f"(which repeated its own 400 head for {len(f.get('mhd_repeated_heads', []))}); "
             f"SQL payloads {get.get('payloads')} x {get.get('params')} GET parameters on {get.get('routes')} routes = "
             f"{get.get('requests')} requests in {get.get('seconds')} s, writes {write.get('requests')} "
             f"({write.get('accepted')} accepted, {write.get('refused')} refused) over {write.get('fields')} fields; "
@@ -2160,9 +2163,14 @@ def record(ctx, path, binary):
              f"| slow clients held (heads, bodies, readers) | {slow.get('held')} of {slow.get('opened')} from "
              f"{slow.get('addresses')} addresses for {slow.get('seconds')} s: {slow.get('by_kind')} |",
              f"| normal requests meanwhile (another address) | {slow.get('normal')}, {slow.get('failed')} failed, "
-             f"max {slow.get('max_ms')} ms, p95 {slow.get('p95_ms')} ms (bound 2000 ms) |",
+             f"max {slow.get('max_ms')} ms, p95 {slow.get('p95_ms')} ms (bound 2000 ms); the server counted "
+             f"{slow.get('connections_metric')} open connections |",
+             f"| slow clients with --idle-timeout 2 | trickled head and body cut at {f.get('cut_off')} s; a reader "
+             f"that stops reading let go; a 24 KiB upload at 4 KiB/s (6 s) served |",
              f"| smuggling and framing vectors | {f.get('smuggling_refused')} refused with one 400/413/505 and a "
-             f"close; {f.get('framings_answered')} accepted framings answered exactly once |",
+             f"close; {f.get('framings_answered')} accepted framings answered exactly once; "
+             f"{f.get('framings_lenient')} with NUL bytes or an empty header name that libmicrohttpd reads "
+             f"leniently, answered exactly once |",
              f"| libmicrohttpd's repeated 400 head | {len(f.get('mhd_repeated_heads', []))}: "
              f"{', '.join(f.get('mhd_repeated_heads', []))} |",
              f"| SQL payloads through GET parameters | {get.get('payloads')} payloads x {get.get('params')} "
