@@ -127,6 +127,8 @@ int main(int argc, char **argv)
         return cli_migrate(&cfg);
     case CMD_CHECK:
         return cli_check(&cfg);
+    case CMD_HEALTHCHECK:
+        return cli_healthcheck(&cfg);
     case CMD_IMPORT:
         return cli_import(&cfg);
     case CMD_ENTITIES_IMPORT:

@@ -143,7 +143,8 @@ static const struct {
 } commands[] = {
     {"serve", CMD_SERVE},     {"import", CMD_IMPORT}, {"migrate", CMD_MIGRATE},
     {"relink", CMD_RELINK},   {"backup", CMD_BACKUP},
-    {"check", CMD_CHECK},     {"help", CMD_HELP},     {"--help", CMD_HELP},
+    {"check", CMD_CHECK},     {"healthcheck", CMD_HEALTHCHECK},
+    {"help", CMD_HELP},       {"--help", CMD_HELP},
     {"-h", CMD_HELP},         {"--version", CMD_VERSION}, {"version", CMD_VERSION},
 };
 
@@ -166,11 +167,13 @@ static bool is_flag(const char *arg, const char *flag)
     return strncmp(arg, flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
-/* The numeric serve option arg names, or NULL. */
+/* The numeric serve option arg names (healthcheck takes --port too), or NULL. */
 static const struct number_option *serve_number_flag(const struct config *cfg, const char *arg)
 {
-    for (size_t k = 0; cfg->command == CMD_SERVE && k < N_NUMBER_OPTIONS; k++)
-        if (is_flag(arg, number_options[k].flag))
+    for (size_t k = 0; k < N_NUMBER_OPTIONS; k++)
+        if (is_flag(arg, number_options[k].flag) &&
+            (cfg->command == CMD_SERVE ||
+             (cfg->command == CMD_HEALTHCHECK && strcmp(number_options[k].flag, "--port") == 0)))
             return &number_options[k];
     return NULL;
 }
@@ -191,6 +194,7 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
     cfg->command = CMD_SERVE;
     cfg->db = "./newsstand.db";
     cfg->bind = "0.0.0.0";
+    cfg->host = "127.0.0.1";
     cfg->port = 8080;
     cfg->threads = default_threads();
     cfg->rate_limit = 20;
@@ -251,6 +255,10 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
             if (!(v = flag_value(argc, argv, &i, "--bind")) || !*v)
                 goto missing;
             cfg->bind = v;
+        } else if (is_flag(a, "--host") && cfg->command == CMD_HEALTHCHECK) {
+            if (!(v = flag_value(argc, argv, &i, "--host")) || !*v)
+                goto missing;
+            cfg->host = v;
         } else if (is_flag(a, "--cors-origin") && cfg->command == CMD_SERVE) {
             if (!(v = flag_value(argc, argv, &i, "--cors-origin")) || !*v)
                 goto missing;
@@ -330,6 +338,10 @@ void config_usage(FILE *out)
           "                      (safe while the server runs)\n"
           "  migrate             apply pending schema migrations and exit\n"
           "  check               run integrity checks; exit 0 when the database is sound\n"
+          "  healthcheck [--port N] [--host ADDR]\n"
+          "                      GET /readyz of a running server at ADDR (numeric, IPv4 or\n"
+          "                      IPv6; default 127.0.0.1), port N (default NEWSSTAND_PORT\n"
+          "                      or 8080), within 3 s; exit 0 on a 200, 1 otherwise\n"
           "  --version           print the version\n"
           "\n"
           "options for every command:\n"

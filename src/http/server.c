@@ -469,13 +469,29 @@ static void take_body(struct request_state *st, const char *data, size_t len)
         st->early = NS_ERR_NOMEM;
 }
 
-static const char *early_detail(enum ns_err err)
+/* What a 401 tells the caller to send: it depends on who may call the route. */
+static const char *unauthorized_detail(const struct route *route)
+{
+    switch (route ? route->auth : AUTH_NONE) {
+    case AUTH_INGEST:
+    case AUTH_ADMIN:
+        return "this endpoint needs a valid API key: Authorization: Bearer <key>";
+    case AUTH_READER:
+        return "this endpoint needs a valid session token (POST /v1/sessions): "
+               "Authorization: Bearer <token>";
+    case AUTH_NONE:
+        break;
+    }
+    return "the credentials sent are not valid (or revoked); send none to read anonymously";
+}
+
+static const char *early_detail(enum ns_err err, const struct route *route)
 {
     switch (err) {
     case NS_ERR_BAD_PARAM:
         return "the request has malformed text";
     case NS_ERR_UNAUTHORIZED:
-        return "this endpoint needs an API key: Authorization: Bearer <key>";
+        return unauthorized_detail(route);
     case NS_ERR_FORBIDDEN:
         return "this API key's scope does not allow this endpoint";
     case NS_ERR_MEDIA_TYPE:
@@ -500,7 +516,7 @@ static void dispatch(struct request_state *st, struct resp *rs)
     if (st->early) {
         if (st->early == NS_ERR_BAD_PARAM)
             rq->n_query = 0; /* never echo bad bytes back in links */
-        resp_problem(rq, rs, st->early, st->early_detail ? st->early_detail : early_detail(st->early),
+        resp_problem(rq, rs, st->early, st->early_detail ? st->early_detail : early_detail(st->early, st->route),
                      st->early == NS_ERR_BAD_PARAM ? &st->early_errors : NULL);
         /* a token was sent and refused: say so (RFC 6750), in place of the plain challenge */
         for (size_t i = 0; st->early == NS_ERR_UNAUTHORIZED && i < rs->n_headers; i++)

@@ -54,6 +54,7 @@ from harness import (
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time, fmt_time, reported_lines,
+    front_with_proxy, finish_proxy, proxy_skip, summary,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1442,8 +1443,9 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
@@ -1451,6 +1453,8 @@ def start_server(ctx):
 
 
 def run_one(name, fn, ctx, results, verbose):
+    if proxy_skip(name, fn):
+        return
     t = T(name)
     start = time.monotonic()
     try:
@@ -1496,6 +1500,7 @@ def main():
                 continue
             run_one(name, fn, ctx, results, args.verbose)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1504,7 +1509,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 
