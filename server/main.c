@@ -78,6 +78,7 @@ static int serve(const struct config *cfg)
         .idle_timeout_s = cfg->idle_timeout,
         .max_connections = cfg->max_connections,
         .max_connections_per_ip = cfg->max_connections_per_ip,
+        .response_cache_bytes = cfg->response_cache,
         .client_limit = {.rate = cfg->rate_limit, .burst = cfg->rate_burst},
         .key_limit = {.rate = cfg->key_rate_limit, .burst = cfg->key_rate_burst},
         .trusted_proxies = cfg->trusted_proxies,

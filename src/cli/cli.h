@@ -51,6 +51,7 @@ struct config {
     unsigned idle_timeout;                   /* seconds */
     unsigned body_max, header_max, connection_memory; /* bytes */
     unsigned drain_grace;                    /* seconds /readyz says 503 before closing */
+    unsigned response_cache;                 /* bytes; 0: off */
     const char *scope; /* keys create */
     const char *name;  /* keys create, keys revoke */
 };

@@ -52,6 +52,8 @@ static const struct number_option {
     {"--connection-memory", "NEWSSTAND_CONNECTION_MEMORY", 8192, 1u << 24,
      offsetof(struct config, connection_memory)},
     {"--drain-grace", "NEWSSTAND_DRAIN_GRACE", 0, 300, offsetof(struct config, drain_grace)},
+    {"--response-cache", "NEWSSTAND_RESPONSE_CACHE", 0, 1u << 30,
+     offsetof(struct config, response_cache)},
 };
 enum { N_NUMBER_OPTIONS = sizeof(number_options) / sizeof(number_options[0]) };
 
@@ -208,6 +210,7 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
     cfg->header_max = 16 * 1024;
     cfg->connection_memory = 64 * 1024;
     cfg->drain_grace = 0;
+    cfg->response_cache = 16 * 1024 * 1024;
     if (!from_env(cfg, err, err_len))
         return false;
     if (argc < 2) {
@@ -346,8 +349,10 @@ void config_usage(FILE *out)
           "\n"
           "options for every command:\n"
           "  --db PATH           the SQLite database (default ./newsstand.db)     NEWSSTAND_DB\n"
-          "\n"
-          "serve options (each also read from the environment variable on the right):\n"
+          "\n",
+          out);
+    /* in two parts: C11 promises string literals of 4095 bytes, no more */
+    fputs("serve options (each also read from the environment variable on the right):\n"
           "  --port N            TCP port (default 8080)                          NEWSSTAND_PORT\n"
           "  --bind ADDR         IPv4 or IPv6 address to listen on (0.0.0.0)      NEWSSTAND_BIND\n"
           "  --threads N         worker threads (default: one per CPU)         NEWSSTAND_THREADS\n"
@@ -375,6 +380,9 @@ void config_usage(FILE *out)
           "                                                                NEWSSTAND_HEADER_MAX\n"
           "  --connection-memory BYTES  memory per connection for its head and buffers,\n"
           "                      at least twice --header-max (65536) NEWSSTAND_CONNECTION_MEMORY\n"
+          "  --response-cache BYTES  memory for answers to anonymous reads, reused until the\n"
+          "                      next write (at most 1 s); 0: off (16777216)\n"
+          "                                                          NEWSSTAND_RESPONSE_CACHE\n"
           "  --drain-grace S     on SIGTERM, seconds /readyz answers 503 while still serving,\n"
           "                      before the listener closes (0)          NEWSSTAND_DRAIN_GRACE\n"
           "\n"

@@ -29,6 +29,7 @@
 #include "domain/timefmt.h"
 #include "http/encoding.h"
 #include "http/headwatch.h"
+#include "http/respcache.h"
 #include "http/router.h"
 
 enum {
@@ -38,12 +39,14 @@ enum {
     BUCKET_SLOTS = 32768,      /* rate-limit buckets kept; about 1 MiB */
     TRUSTED_MAX = 16,
     SPARE_FDS = 64,            /* files beyond the connections: databases, logs, wake-ups */
+    CACHE_TTL_MS = 1000,       /* how long a cached answer may be reused with no write at all */
 };
 
 struct http_server {
     struct MHD_Daemon *daemon;
     struct ratelimit *buckets;
     struct headwatch *watch; /* deadlines for request heads */
+    struct respcache *cache; /* anonymous reads' answers; NULL when off */
     unsigned char bucket_key[crypto_generichash_KEYBYTES]; /* so clients cannot aim at a slot */
     struct netprefix trusted[TRUSTED_MAX];
     size_t n_trusted;
@@ -77,6 +80,11 @@ struct request_state {
     struct netaddr client;          /* the peer, or the client behind a trusted proxy */
     bool metered;                   /* a rate limit applied: limit holds its verdict */
     struct ratelimit_verdict limit;
+    char *cache_key;    /* an anonymous read that may be cached: its key (arena), else NULL */
+    size_t cache_key_len;
+    uint64_t cache_gen;     /* the cache generation the answer is computed in */
+    char *cached_etag;      /* a cache hit: the stored ETag (arena) */
+    bool cached_gzipped;
 };
 
 static int hex_value(char c)
@@ -655,6 +663,103 @@ static void add_rate_headers(struct MHD_Response *r, const struct ratelimit_verd
     }
 }
 
+/*
+ * The cache key of an anonymous GET or HEAD of a public route: the
+ * encoding it accepts, the path and the decoded query in order, joined by
+ * control characters (which check_text has refused in the text itself).
+ * Returns false when the request is not one to cache.
+ */
+static bool cache_key(struct request_state *st, struct MHD_Connection *conn)
+{
+    const struct req *rq = &st->rq;
+    if (!st->srv->cache || st->early || st->match != ROUTE_FOUND || rq->authorized ||
+        st->route->auth != AUTH_NONE || st->route->unmetered || strcmp(st->route->method, "GET") != 0 ||
+        !rq->store)
+        return false;
+    const char *ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, encoding_accepts_gzip(ae) ? "z" : "i");
+    buf_puts(&b, rq->path);
+    for (size_t i = 0; i < rq->n_query; i++) {
+        buf_puts(&b, "\x1e");
+        buf_puts(&b, rq->query[i].key);
+        buf_puts(&b, rq->query[i].value ? "\x1f" : "\x1d");
+        buf_puts(&b, rq->query[i].value ? rq->query[i].value : "");
+    }
+    st->cache_key = buf_failed(&b) ? NULL : arena_strdup(rq->arena, b.data);
+    st->cache_key_len = st->cache_key ? b.len : 0;
+    buf_release(&b);
+    return st->cache_key != NULL;
+}
+
+struct cache_hit {
+    struct request_state *st;
+    struct resp *rs;
+};
+
+/* Copies a cached answer into the response (its strings into the request's arena). */
+static void take_hit(const struct respcache_entry *e, void *arg)
+{
+    struct cache_hit *h = arg;
+    struct arena *a = h->st->rq.arena;
+    h->rs->body = malloc(e->len ? e->len : 1);
+    if (!h->rs->body)
+        return;
+    memcpy(h->rs->body, e->body, e->len);
+    h->rs->len = e->len;
+    h->rs->status = 200;
+    h->rs->content_type = arena_strdup(a, e->content_type);
+    for (size_t i = 0; i < e->n_headers; i++)
+        resp_header(h->rs, arena_strdup(a, e->header_names[i]),
+                    arena_strdup(a, e->header_values[i]));
+    h->st->cached_etag = arena_strdup(a, e->etag);
+    h->st->cached_gzipped = e->gzipped;
+}
+
+/*
+ * Answers from the cache when it holds a current answer: true with rs
+ * filled. Before looking, asks the store whether anything was committed
+ * since this worker last asked; if so, every cached answer goes.
+ */
+static bool cache_lookup(struct request_state *st, struct MHD_Connection *conn, struct resp *rs)
+{
+    if (!cache_key(st, conn))
+        return false;
+    struct metrics *m = &st->srv->ctx->metrics;
+    if (store_changed(st->rq.store))
+        respcache_invalidate(st->srv->cache);
+    st->cache_gen = respcache_generation(st->srv->cache);
+    struct cache_hit h = {st, rs};
+    if (respcache_get(st->srv->cache, st->cache_key, st->cache_key_len, take_hit, &h) &&
+        rs->body && st->cached_etag && rs->content_type) {
+        atomic_fetch_add(&m->response_cache_hits, 1);
+        return true;
+    }
+    free(rs->body);
+    *rs = (struct resp){.status = 500};
+    st->cached_etag = NULL;
+    atomic_fetch_add(&m->response_cache_misses, 1);
+    return false;
+}
+
+/* Keeps a fresh 200 for the next anonymous reader, unless it must not be kept. */
+static void cache_store(const struct request_state *st, const struct resp *rs, const char *etag,
+                        bool gzipped)
+{
+    if (!st->cache_key || rs->no_store || rs->n_headers > RESPCACHE_HEADERS_MAX)
+        return;
+    struct respcache_entry e = {.body = rs->body, .len = rs->len, .etag = etag,
+                                .content_type = rs->content_type, .gzipped = gzipped};
+    for (size_t i = 0; i < rs->n_headers; i++) {
+        if (!rs->headers[i].value)
+            continue;
+        e.header_names[e.n_headers] = rs->headers[i].name;
+        e.header_values[e.n_headers++] = rs->headers[i].value;
+    }
+    respcache_put(st->srv->cache, st->cache_key, st->cache_key_len, st->cache_gen, &e);
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_server *srv,
                                  struct request_state *st, struct req *rq,
                                  struct resp *rs, bool draining)
@@ -663,9 +768,15 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_
     char etag[48] = "";
     bool gzipped = false;
     int status = rs->status;
-    if (status == 200 && is_get) {
+    if (status == 200 && is_get && st->cached_etag) {
+        snprintf(etag, sizeof(etag), "%s", st->cached_etag);
+        gzipped = st->cached_gzipped;
+    } else if (status == 200 && is_get) {
         make_etag(rs, etag);
         gzipped = maybe_gzip(conn, rs, etag);
+        cache_store(st, rs, etag, gzipped);
+    }
+    if (status == 200 && is_get) {
         const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
         if (inm && etag_matches(inm, etag))
             status = 304;
@@ -778,7 +889,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     headwatch_busy(srv->watch, watch_slot(conn));
     struct resp rs = {.status = 500};
-    dispatch(st, &rs);
+    if (!cache_lookup(st, conn, &rs))
+        dispatch(st, &rs);
     if (!rs.body)
         resp_problem(&st->rq, &rs, NS_ERR_NOMEM, NULL, NULL);
     return send_resp(conn, srv, st, &st->rq, &rs, atomic_load(&srv->ctx->draining));
@@ -908,6 +1020,7 @@ static socklen_t bind_address(const struct http_config *cfg, struct sockaddr_sto
 static void server_free(struct http_server *srv)
 {
     headwatch_free(srv->watch);
+    respcache_free(srv->cache);
     ratelimit_free(srv->buckets);
     pthread_key_delete(srv->store_key);
     free(srv);
@@ -943,8 +1056,11 @@ enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
     srv->buckets = ratelimit_new(BUCKET_SLOTS);
     unsigned connections = fit_connections(cfg);
     srv->watch = headwatch_new(connections, cfg->idle_timeout_s);
-    if (!srv->buckets || !srv->watch || !load_trusted(srv, cfg->trusted_proxies)) {
-        enum ns_err err = srv->buckets && srv->watch ? NS_ERR_INVALID : NS_ERR_NOMEM;
+    srv->cache = cfg->response_cache_bytes ? respcache_new(cfg->response_cache_bytes, CACHE_TTL_MS)
+                                           : NULL;
+    bool made = srv->buckets && srv->watch && (srv->cache || !cfg->response_cache_bytes);
+    if (!made || !load_trusted(srv, cfg->trusted_proxies)) {
+        enum ns_err err = made ? NS_ERR_INVALID : NS_ERR_NOMEM;
         server_free(srv);
         return err;
     }

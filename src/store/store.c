@@ -303,3 +303,19 @@ void store_cache_stats_take(struct store *st, int64_t *hits, int64_t *misses)
     sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_MISS, &cur, &high, 1);
     *misses = cur;
 }
+
+bool store_changed(struct store *st)
+{
+    /* data_version moves with commits by other connections (and processes), total_changes with
+       this connection's own; a failed check counts as a change, which is always safe */
+    int64_t changes = sqlite3_total_changes64(st->db), version = -1;
+    sqlite3_stmt *s = store_stmt(st, "PRAGMA data_version");
+    if (s && sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int64(s, 0);
+    if (s)
+        sqlite3_reset(s);
+    bool changed = version < 0 || version != st->seen_version || changes != st->seen_changes;
+    st->seen_version = version;
+    st->seen_changes = changes;
+    return changed;
+}

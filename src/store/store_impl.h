@@ -21,6 +21,8 @@ struct store {
     sqlite3 *db;
     struct stmt_slot cache[STMT_CACHE_SLOTS];
     unsigned next_evict;
+    int64_t seen_version; /* store_changed: what it saw last */
+    int64_t seen_changes;
 };
 
 /*
