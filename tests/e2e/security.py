@@ -1864,6 +1864,7 @@ DYNAMIC_SQL = {
     ("store.c", 'buf_printf(&out, "%s%s\\n", c == 0 ? "" : "foreign key violation in table ",'): "check's report text",
     ("store.c", 'buf_printf(&out, "search index: %s\\n", sqlite3_errmsg(st->db))'): "check's report text",
     ("store.c", 'snprintf(wal, sizeof(wal), "%s-wal", path)'): "a file name",
+    ("store.c", 'snprintf(name, sizeof(name), "%s%s", path, suffixes[i])'): "a file name (-shm, -wal)",
 }
 # Non-literal SQL handed to SQLite: the variable and why it holds no input.
 SQL_VARIABLES = {
