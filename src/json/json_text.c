@@ -82,5 +82,18 @@ void json_text_real(struct buf *b, double v)
         memcpy(text + n, ".0", 3);
         n += 2;
     }
+    /* as jansson: no '+' and no leading zeros in the exponent ("1e-7", "3e21") */
+    char *e = strchr(text, 'e');
+    if (e) {
+        char *from = e + 1, *to = e + 1;
+        if (*from == '-')
+            from = ++to;
+        else if (*from == '+')
+            from++;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(to, from, strlen(from) + 1);
+        n = (int)strlen(text);
+    }
     buf_append(b, text, (size_t)n);
 }
