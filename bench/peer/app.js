@@ -87,6 +87,7 @@ function openStore(path) {
     top: db.prepare('SELECT article_id, sum(reads) AS r FROM read_counts WHERE hour >= ?' +
       ' GROUP BY article_id ORDER BY r DESC, article_id LIMIT ?'),
     cursorKey: db.prepare("SELECT value FROM settings WHERE key = 'cursor_key'").pluck(),
+    total: db.prepare('SELECT count(*) FROM articles').pluck(),
     hits: db.prepare('SELECT rowid AS id,' +
       " round(CASE WHEN @hide AND (SELECT access = 'premium' FROM articles" +
       '   WHERE id = article_search.rowid)' +
@@ -196,29 +197,31 @@ function listReply(request, reply, data, meta, limit, total, next) {
 
 /* --- the article list: newsstand's where_filters for the filters the peer takes */
 
-function whereFilters(f, searchJoined, binds) {
-  let sql = ' WHERE 1';
+function whereFilters(f, searchJoined, driver, binds, idExpr = 'a.id') {
+  const conds = [];
   if (f.match && !searchJoined) {
-    sql += ' AND a.id IN (SELECT rowid FROM article_search WHERE article_search MATCH ?)';
+    conds.push('a.id IN (SELECT rowid FROM article_search WHERE article_search MATCH ?)');
     binds.push(f.match);
   }
   if (f.match && f.hideRest) {
-    sql += " AND (a.access = 'free' OR a.id IN (SELECT rowid FROM article_search" +
-      ' WHERE article_search MATCH ?))';
+    conds.push("(a.access = 'free' OR a.id IN (SELECT rowid FROM article_search" +
+      ' WHERE article_search MATCH ?))');
     binds.push(f.matchPublic);
   }
   for (const t of f.topics) {
-    sql += ' AND EXISTS (SELECT 1 FROM article_topics xt WHERE xt.article_id = a.id' +
-      ' AND xt.topic_id = ?)';
+    if (driver && driver.kind === 'topic' && driver.id === t) continue;
+    conds.push(`EXISTS (SELECT 1 FROM article_topics xt WHERE xt.article_id = ${idExpr}` +
+      ' AND xt.topic_id = ?)');
     binds.push(t);
   }
   for (const e of f.entities) {
-    sql += ' AND EXISTS (SELECT 1 FROM article_entities xe WHERE xe.article_id = a.id' +
-      ' AND xe.entity_id = ?)';
+    if (driver && driver.kind === 'entity' && driver.id === e) continue;
+    conds.push(`EXISTS (SELECT 1 FROM article_entities xe WHERE xe.article_id = ${idExpr}` +
+      ' AND xe.entity_id = ?)');
     binds.push(e);
   }
   if (f.follower && f.paging) {
-    sql += ' AND (EXISTS (SELECT 1 FROM article_entities fe JOIN follows fo' +
+    conds.push('(EXISTS (SELECT 1 FROM article_entities fe JOIN follows fo' +
       " ON fo.user_id = ? AND fo.kind = 'entity' AND fo.target_id = fe.entity_id" +
       ' WHERE fe.article_id = a.id)' +
       ' OR EXISTS (SELECT 1 FROM article_topics ft JOIN follows fo' +
@@ -228,47 +231,91 @@ function whereFilters(f, searchJoined, binds) {
       " ON fo.user_id = ? AND fo.kind = 'author' AND fo.target_id = fa.author_id" +
       ' WHERE fa.article_id = a.id)' +
       ' OR EXISTS (SELECT 1 FROM follows fo WHERE fo.user_id = ? AND' +
-      " fo.kind = 'publication' AND fo.target_id = a.publication_id))";
+      " fo.kind = 'publication' AND fo.target_id = a.publication_id))");
     binds.push(f.follower, f.follower, f.follower, f.follower);
   }
-  return sql;
+  return conds;
+}
+
+const DRIVERS = {
+  topic: { from: 'article_topics d', key: 'd.topic_id = ?',
+    size: 'SELECT count(*) FROM (SELECT 1 FROM article_topics WHERE topic_id = @id LIMIT @cap)' },
+  entity: { from: 'article_entities d', key: 'd.entity_id = ?',
+    size: 'SELECT min(article_count, @cap) FROM entities WHERE id = @id' },
+};
+
+/* newsstand's choose_driver: the topic or entity filter linking the fewest articles */
+function chooseDriver(store, f) {
+  if (f.match || f.follower) return null;
+  let best = null;
+  for (const [kind, ids] of [['entity', f.entities], ['topic', f.topics]]) {
+    for (const id of ids) {
+      const cap = best ? best.estimate : Number.MAX_SAFE_INTEGER;
+      const n = store.stmt(DRIVERS[kind].size).pluck().get({ id, cap }) || 0;
+      if (!best || n < best.estimate) best = { kind, id, estimate: n };
+    }
+  }
+  return best;
+}
+
+function sql(head, conds, tail = '') {
+  return head + (conds.length ? ' WHERE ' + conds.join(' AND ') : '') + tail;
 }
 
 function listArticles(store, f) {
+  const driver = chooseDriver(store, f);
   let total;
   if (f.follower && !f.match && !f.topics.length && !f.entities.length) {
     total = store.q.countFollowed.get({ u: f.follower });
+  } else if (driver) {
+    const binds = [driver.id];
+    const conds = [DRIVERS[driver.kind].key, ...whereFilters(f, false, driver, binds, 'd.article_id')];
+    total = store.stmt(sql(`SELECT count(*) FROM ${DRIVERS[driver.kind].from}`, conds)).pluck()
+      .get(binds);
   } else {
     const binds = [];
-    const sql = 'SELECT count(*) FROM articles a' + whereFilters(f, false, binds);
-    total = store.stmt(sql).pluck().get(binds);
+    const conds = whereFilters(f, false, null, binds);
+    total = store.stmt(sql('SELECT count(*) FROM articles a', conds)).pluck().get(binds);
   }
+  if (total === 0) return { total, page: [] };
   const binds = [];
   const relevance = Boolean(f.match);
-  let sql;
+  let head;
+  let conds = [];
+  let fromDriver = false;
+  if (driver) {
+    const all = store.q.total.get();
+    fromDriver = driver.estimate < (f.limit + 1) * all / total;
+  }
   if (relevance) {
-    sql = 'SELECT a.id, s.score FROM (SELECT rowid AS sid,' +
+    head = 'SELECT a.id, s.score FROM (SELECT rowid AS sid,' +
       " round(CASE WHEN ? AND (SELECT access = 'premium' FROM articles" +
       '   WHERE id = article_search.rowid)' +
       ' THEN -bm25(article_search, 10.0, 4.0, 2.0, 0.0, 3.0, 3.0)' +
       ' ELSE -bm25(article_search, 10.0, 4.0, 2.0, 1.0, 3.0, 3.0) END, 3) AS score' +
       ' FROM article_search WHERE article_search MATCH ?) s JOIN articles a ON a.id = s.sid';
     binds.push(f.hideRest ? 1 : 0, f.match);
+  } else if (fromDriver) {
+    head = `SELECT a.id, a.published_at AS score FROM ${DRIVERS[driver.kind].from}` +
+      ' CROSS JOIN articles a ON a.id = d.article_id';
+    conds.push(DRIVERS[driver.kind].key);
+    binds.push(driver.id);
   } else {
-    sql = 'SELECT a.id, a.published_at AS score FROM articles a';
+    head = 'SELECT a.id, a.published_at AS score FROM articles a';
   }
-  sql += whereFilters({ ...f, paging: true }, relevance, binds);
+  conds = conds.concat(whereFilters({ ...f, paging: true }, relevance, fromDriver ? driver : null,
+    binds));
   if (f.after && relevance) {
-    sql += ' AND (s.score < ? OR (s.score = ? AND a.id > ?))';
+    conds.push('(s.score < ? OR (s.score = ? AND a.id > ?))');
     binds.push(f.after.score, f.after.score, f.after.id);
   } else if (f.after) {
-    sql += ' AND (a.published_at < ? OR (a.published_at = ? AND a.id < ?))';
+    conds.push('(a.published_at < ? OR (a.published_at = ? AND a.id < ?))');
     binds.push(f.after.key, f.after.key, f.after.id);
   }
-  sql += relevance ? ' ORDER BY s.score DESC, a.id ASC' : ' ORDER BY a.published_at DESC, a.id DESC';
-  sql += ' LIMIT ?';
+  const order = relevance ? ' ORDER BY s.score DESC, a.id ASC'
+    : ' ORDER BY a.published_at DESC, a.id DESC';
   binds.push(f.limit + 1);
-  const page = store.stmt(sql).all(binds);
+  const page = store.stmt(sql(head, conds, order + ' LIMIT ?')).all(binds);
   return { total, page };
 }
 
