@@ -3,7 +3,9 @@
 #   make            build ./newsstand
 #   make run        install what is missing, build, load the demo gazetteer and corpus,
 #                   serve on :8080
-#   make test       unit + end-to-end tests, plain and under ASan/UBSan
+#   make test       unit + end-to-end tests, plain and under ASan/UBSan, and the OpenAPI
+#                   document checked by a linter and, through a validating proxy,
+#                   against the server (tests/openapi)
 #   make bench      benchmarks (bench/README.md)
 #   make clean
 #
@@ -11,8 +13,9 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libutf8proc zlib
-DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
-            libutf8proc-dev libcmocka-dev zlib1g-dev python3 curl wrk
+# The build's Debian packages are listed once, in docker/build.sh (the image's
+# build runs it too); tests and benchmarks add these.
+TEST_PKGS := libcmocka-dev python3 curl wrk
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -29,13 +32,15 @@ SCHEMA   := $(sort $(wildcard schema/*.sql))
 OPENAPI  := src/api/openapi.json
 GEN_SRCS := build/gen/schema_files.c build/gen/openapi_files.c
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+# the OpenAPI linter and validating proxy, pinned by tests/openapi/package-lock.json
+NODE_TOOLS := tests/openapi/node_modules/.installed
 
 DB       ?= ./newsstand.db
 PORT     ?= 8080
 DEMO     := server/demo/articles.ndjson
 GAZETTEER := server/demo/gazetteer.ndjson
 
-.PHONY: all run test unit e2e deps clean asan
+.PHONY: all run test unit e2e deps test-deps clean asan
 all: newsstand
 
 # --- generated sources: migrations and the OpenAPI document built into the binary
@@ -78,13 +83,25 @@ UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS)
 
 # --- install what a fresh Debian 12 machine lacks (as root, or with sudo)
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	sh docker/build.sh --deps-only $(TEST_PKGS)
+
+# the tests also need Node and npm for the OpenAPI checks (there when the commands are,
+# whoever packaged them: Debian 12's nodejs 18 and npm 9 do) and the pinned tools
+test-deps:
+	@missing=""; command -v node >/dev/null 2>&1 || missing="nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	$(MAKE) $(NODE_TOOLS)
+
+# npm ci: exactly the versions in package-lock.json (install scripts off: the only one,
+# core-js's, prints an advertisement)
+$(NODE_TOOLS): tests/openapi/package.json tests/openapi/package-lock.json
+	cd tests/openapi && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # --- the server on the demo corpus
 run: deps
@@ -94,9 +111,12 @@ run: deps
 	    ./newsstand import $(DEMO) --db $(DB) || { rm -f $(DB); exit 1; }; fi
 	./newsstand serve --db $(DB) --port $(PORT)
 
-# --- tests: unit tests under sanitizers, then the end-to-end suite against both builds
-test: deps
-	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN)
+# --- tests: unit tests under sanitizers, the end-to-end suites against both builds, the
+# OpenAPI lint and the API suites again through the validating proxy (tests/openapi)
+# (docker/build.sh installs what is missing and builds ./newsstand exactly as the image does)
+test: test-deps
+	sh docker/build.sh $(TEST_PKGS)
+	$(MAKE) build/asan/newsstand $(UNIT_BINS_ASAN)
 	sh tests/run.sh $(UNIT_BINS_ASAN)
 
 # --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)

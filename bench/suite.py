@@ -199,8 +199,13 @@ def build_db(data, key):
 
 
 def newsstand_flags():
+    """Load comes from one address: the per-client limits would measure the limiter."""
     p = subprocess.run([NEWSSTAND, "--help"], capture_output=True, text=True)
-    return ["--rate-limit", "0"] if "--rate-limit" in p.stdout else []
+    flags = []
+    for flag in ("--rate-limit", "--key-rate-limit", "--max-connections-per-ip"):
+        if flag + " " in p.stdout:
+            flags += [flag, "0"]
+    return flags
 
 
 class Server:
@@ -260,7 +265,8 @@ def start_newsstand(db, work, flags):
     port = free_port()
     cmd = [NEWSSTAND, "serve", "--db", db, "--bind", "127.0.0.1", "--port", str(port),
            "--threads", str(SERVER_THREADS)] + flags
-    return Server("newsstand", cmd, port, work, {"NEWSSTAND_RATE_LIMIT": "0"})
+    return Server("newsstand", cmd, port, work, {"NEWSSTAND_RATE_LIMIT": "0",
+                                                 "NEWSSTAND_KEY_RATE_LIMIT": "0"})
 
 
 def proc_status(pid):

@@ -32,6 +32,8 @@ struct store {
     unsigned next_evict;
     struct count_memo memo[COUNT_MEMO_SLOTS];
     unsigned next_memo;
+    int64_t seen_version; /* store_changed: what it saw last */
+    int64_t seen_changes;
 };
 
 /*

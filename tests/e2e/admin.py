@@ -46,8 +46,10 @@ import threading
 import time
 import urllib.parse
 from harness import (
+    server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
     error_fields, names_field, run_one, short,
+    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BAD_JSON, NO_PROXY_CHUNKED, NO_PROXY_EARLY,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -241,7 +243,7 @@ class Ctx:
         self.bin = args.bin
         self.tmp = tempfile.mkdtemp(prefix="newsstand-admin-")
         self.db = os.path.join(self.tmp, "db.sqlite")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+        self.env = server_env()
         self.proc = self.port = self.client = None
         self.server_err = os.path.join(self.tmp, "server.stderr")
         self.cli_stderr = []
@@ -595,7 +597,7 @@ def test_keys_list_shows_last_use(t, ctx):
                 f"keys list: {name} was used but shows {line!r}")
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_auth_bad_credentials_every_route(t, ctx):
     ctx.need_keys("a1")
     tg = route_targets(ctx)
@@ -627,7 +629,7 @@ def test_auth_unauthorised_valid_writes_change_nothing(t, ctx):
     diff_snapshots(t, before, snapshot(ctx, paths), "after unauthorised writes")
 
 
-@test()
+@test(proxy=NO_PROXY_EARLY)
 def test_auth_checked_before_the_body(t, ctx):
     ctx.need_keys("i1")
     tg = route_targets(ctx)
@@ -668,7 +670,7 @@ def test_auth_checked_before_the_body(t, ctx):
     diff_snapshots(t, before, snapshot(ctx, auth_state_paths(ctx)), "after refused writes")
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_auth_ingest_key_scope(t, ctx):
     ctx.need_keys("i1")
     tg = route_targets(ctx)
@@ -697,7 +699,7 @@ def test_auth_ingest_key_scope(t, ctx):
     diff_snapshots(t, before, snapshot(ctx, auth_state_paths(ctx)), "after the ingest key's refused writes")
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_auth_admin_key_passes_every_route(t, ctx):
     ctx.need_keys("a1")
     tg = route_targets(ctx)
@@ -1318,7 +1320,7 @@ def test_import_empty_and_wrong_type(t, ctx):
     t.eq(ctx.total(), total + 1, "meta.total: only the accepted import wrote")
 
 
-@test()
+@test(proxy=NO_PROXY_CHUNKED)
 def test_import_chunked_lines_across_chunks(t, ctx):
     ctx.need_keys("i1")
     total = ctx.total()
@@ -1845,19 +1847,19 @@ def run_malformed(t, ctx, kind, method, path, watch):
             base = after
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_malformed_post_articles(t, ctx):
     run_malformed(t, ctx, "article", "POST", "/v1/articles",
                   ["/v1/articles?q=never&limit=100", "/v1/topics?limit=100"])
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_malformed_patch_article(t, ctx):
     aid = ctx.aid("ad-001")
     run_malformed(t, ctx, "patch", "PATCH", f"/v1/articles/{aid}", [f"/v1/articles/{aid}"])
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_malformed_post_entities(t, ctx):
     run_malformed(t, ctx, "entity", "POST", "/v1/entities",
                   ["/v1/entities?q=never&limit=100", "/v1/entities?limit=100&sort=name"])
@@ -1910,8 +1912,9 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
@@ -1949,6 +1952,7 @@ def main():
                 continue
             run_one(name, fn, ctx, results, args.verbose)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1959,7 +1963,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 

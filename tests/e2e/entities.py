@@ -51,8 +51,10 @@ import urllib.parse
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from harness import (
+    server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time, fmt_time, reported_lines,
+    front_with_proxy, finish_proxy, proxy_skip, summary,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -512,7 +514,7 @@ class Ctx:
         self.bin = args.bin
         self.tmp = tempfile.mkdtemp(prefix="newsstand-entities-")
         self.db = os.path.join(self.tmp, "db")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+        self.env = server_env()
         self.proc = self.port = self.client = None
         self.server_err = os.path.join(self.tmp, "server.stderr")
         self.cli_stderr = []
@@ -1441,8 +1443,9 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
@@ -1450,6 +1453,8 @@ def start_server(ctx):
 
 
 def run_one(name, fn, ctx, results, verbose):
+    if proxy_skip(name, fn):
+        return
     t = T(name)
     start = time.monotonic()
     try:
@@ -1495,6 +1500,7 @@ def main():
                 continue
             run_one(name, fn, ctx, results, args.verbose)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1503,7 +1509,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 

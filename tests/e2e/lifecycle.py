@@ -13,6 +13,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import harness  # noqa: F401 - importing it sets the environment servers start with
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "articles.ndjson")
@@ -133,7 +136,7 @@ def test_version_and_help(env):
     check(r.returncode == 0 and r.stdout.startswith("newsstand "), f"--version: {r}")
     r = env.run("--help")
     check(r.returncode == 0 and "usage: newsstand" in r.stdout, f"--help: {r}")
-    for cmd in ("serve", "import", "migrate", "check", "--db"):
+    for cmd in ("serve", "import", "migrate", "check", "healthcheck", "--db"):
         check(cmd in r.stdout, f"--help does not mention {cmd}")
     r = env.run("serve", "--help")
     check(r.returncode == 0 and "usage" in r.stdout, "serve --help")
@@ -289,6 +292,155 @@ def test_ipv6_loopback(env):
     check(code == 0, f"exit {code}")
 
 
+# ---------------------------------------------------------------- healthcheck
+
+class FakeServer:
+    """A loopback listener that answers every connection with `reply` (bytes),
+    or with nothing at all when reply is None; serves until close()."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self.requests.append(conn.recv(4096))
+                    if self.reply is None:
+                        self.done.wait(6)  # hold the connection open, silent
+                    else:
+                        conn.sendall(self.reply)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.done.set()
+        self.thread.join(10)
+        self.sock.close()
+
+
+@test
+def test_healthcheck_against_a_running_server(env):
+    db = env.db()
+    s = Server(env, db)
+    ready = s.wait_ready()
+    by_flag = env.run("healthcheck", "--port", str(s.port), timeout=10) if ready else None
+    by_env = env.run("healthcheck", env={"NEWSSTAND_PORT": str(s.port)}, timeout=10) if ready else None
+    by_host = env.run("healthcheck", "--host", "127.0.0.1", f"--port={s.port}",
+                      timeout=10) if ready else None
+    code, err = s.stop()
+    check(ready, f"server did not start: {err[-300:]}")
+    for what, r in (("--port", by_flag), ("NEWSSTAND_PORT", by_env), ("--host", by_host)):
+        check(r.returncode == 0 and "ready" in r.stdout,
+              f"healthcheck with {what} against a ready server: {r}")
+    check(code == 0, f"exit {code}")
+    r = env.run("healthcheck", "--port", str(s.port), timeout=10)
+    check(r.returncode == 1 and "not ready" in r.stderr,
+          f"healthcheck after the server stopped: {r}")
+    no_sanitizer_report(err + by_flag.stderr + r.stderr)
+
+
+@test
+def test_healthcheck_ipv6_literal(env):
+    try:
+        port = free_port(socket.AF_INET6, "::1")
+    except OSError:
+        raise Failed("no IPv6 loopback on this machine: cannot test healthcheck --host ::1")
+    s = Server(env, env.db(), port=port, bind="::1")
+    ready = s.wait_ready(host="::1")
+    bare = env.run("healthcheck", "--host", "::1", "--port", str(port), timeout=10)
+    bracketed = env.run("healthcheck", "--host", "[::1]", "--port", str(port), timeout=10)
+    code, _ = s.stop()
+    check(ready, "not serving on [::1]")
+    check(bare.returncode == 0, f"healthcheck --host ::1: {bare}")
+    check(bracketed.returncode == 0, f"healthcheck --host [::1]: {bracketed}")
+    check(code == 0, f"exit {code}")
+
+
+@test
+def test_healthcheck_nothing_listening(env):
+    r = env.run("healthcheck", "--port", str(free_port()), timeout=10)
+    check(r.returncode == 1 and "not ready" in r.stderr, f"nothing listening: {r}")
+
+
+@test
+def test_healthcheck_answers_other_than_200(env):
+    cases = (
+        (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", "503"),
+        (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", "500"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", "no HTTP status"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "no HTTP status"),
+        (b"", "no HTTP status"),
+    )
+    for reply, said in cases:
+        fake = FakeServer(reply)
+        try:
+            r = env.run("healthcheck", "--port", str(fake.port), timeout=10)
+        finally:
+            fake.close()
+        check(r.returncode == 1 and said in r.stderr, f"answer {reply!r}: {r}")
+        first = fake.requests[0].split(b"\r\n", 1)[0] if fake.requests else b""
+        check(first == b"GET /readyz HTTP/1.1", f"request line sent: {first!r}")
+    fake = FakeServer(b"HTTP/1.0 200 OK\r\n\r\n")
+    try:
+        r = env.run("healthcheck", "--port", str(fake.port), timeout=10)
+    finally:
+        fake.close()
+    check(r.returncode == 0, f"an HTTP/1.0 200 is ready: {r}")
+
+
+@test
+def test_healthcheck_fails_while_the_server_drains(env):
+    s = Server(env, env.db(), args=("--drain-grace", "2"))
+    ready = s.wait_ready()
+    before = env.run("healthcheck", "--port", str(s.port), timeout=10) if ready else None
+    if ready:
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+    during = env.run("healthcheck", "--port", str(s.port), timeout=10) if ready else None
+    code, err = s.stop()
+    check(ready, f"server did not start: {err[-300:]}")
+    check(before.returncode == 0, f"healthcheck before SIGTERM: {before}")
+    check(during.returncode == 1 and "503" in during.stderr,
+          f"healthcheck in the drain grace should see /readyz 503: {during}")
+    check(code == 0, f"exit {code}")
+
+
+@test
+def test_healthcheck_gives_up_on_a_silent_server(env):
+    fake = FakeServer(None)
+    t0 = time.time()
+    try:
+        r = env.run("healthcheck", "--port", str(fake.port), timeout=15)
+    finally:
+        took = time.time() - t0
+        fake.close()
+    check(r.returncode == 1 and "timed out" in r.stderr, f"silent server: {r}")
+    check(2.5 <= took < 5, f"gave up after {took:.1f} s, not about 3 s")
+
+
+@test
+def test_healthcheck_bad_command_lines(env):
+    for args in (["healthcheck", "--host", "localhost.invalid"], ["healthcheck", "--port", "0"],
+                 ["healthcheck", "--host"], ["healthcheck", "--bind", "127.0.0.1"]):
+        r = env.run(*args, timeout=10)
+        check(r.returncode == 2 and r.stderr.startswith("newsstand: "), f"{args}: {r}")
+
+
 def hammer(port, stop_at, results, lock):
     """Keep-alive GETs until stop_at; records ('ok'|'refused'|'cut', detail)."""
     conn = None
@@ -331,7 +483,7 @@ def hammer(port, stop_at, results, lock):
 def graceful_stop(env, sig):
     db = env.db()
     check(env.run("import", FIXTURE, "--db", db).returncode == 0, "import")
-    s = Server(env, db)
+    s = Server(env, db, args=("--rate-limit", "0"))  # eight hammering threads, one address
     check(s.wait_ready(), "server did not start")
     results, lock = [], threading.Lock()
     stop_at = time.time() + 2.0
@@ -364,6 +516,102 @@ def test_sigterm_drains_without_cutting_responses(env):
 @test
 def test_sigint_stops_gracefully(env):
     graceful_stop(env, signal.SIGINT)
+
+
+def get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def half_sent_signup(port):
+    """A POST /v1/users whose head and half its body are sent; returns (socket, rest)."""
+    body = json.dumps({"email": f"drain-{time.time_ns()}@example.org",
+                       "password": "correct horse battery staple", "name": "Drain"}).encode()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:10])
+    return sock, body[10:]
+
+
+def read_response(sock):
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"content-length: *(\d+)", head, re.I)
+            if m and len(rest) >= int(m.group(1)):
+                return data
+
+
+@test
+def test_drain_grace_readyz_503_while_still_serving(env):
+    db = env.db()
+    check(env.run("import", FIXTURE, "--db", db).returncode == 0, "import")
+    s = Server(env, db, args=("--drain-grace", "2"))
+    check(s.wait_ready(), "server did not start")
+    sock, rest = half_sent_signup(s.port)  # a request in flight across the whole stop
+    check(get(s.port, "/readyz")[0] == 200, "ready before the signal")
+    t0 = time.time()
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    status, headers, body = get(s.port, "/readyz")
+    check(status == 503, f"/readyz while draining: {status}")
+    check(headers.get("content-type") == "application/problem+json", f"503 type: {headers}")
+    check(headers.get("retry-after", "").isdigit(), f"503 without Retry-After: {headers}")
+    status, _, body = get(s.port, "/v1/articles?limit=1")
+    check(status == 200 and json.loads(body)["data"], f"reads still served in the grace: {status}")
+    sock.sendall(rest)
+    answer = read_response(sock)
+    sock.close()
+    check(answer.startswith(b"HTTP/1.1 201"), f"in-flight sign-up lost: {answer[:200]!r}")
+    try:
+        s.proc.wait(timeout=12)  # no second signal: that would cut the grace short
+    except subprocess.TimeoutExpired:
+        pass
+    took = time.time() - t0
+    code, err = s.stop()
+    check(code == 0, f"exit {code}: {err[-300:]}")
+    check(1.8 <= took < 12, f"stopped {took:.1f} s after SIGTERM with a 2 s grace")
+    try:
+        get(s.port, "/readyz")
+        check(False, "still answering after exit")
+    except OSError:
+        pass
+    no_sanitizer_report(err)
+
+
+@test
+def test_sigterm_waits_for_a_request_still_uploading(env):
+    db = env.db()
+    s = Server(env, db)
+    check(s.wait_ready(), "server did not start")
+    sock, rest = half_sent_signup(s.port)
+    time.sleep(0.2)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    check(s.proc.poll() is None, "exited with a request in flight")
+    try:
+        get(s.port, "/readyz")
+        check(False, "a new connection was served after SIGTERM (no grace)")
+    except OSError:
+        pass
+    sock.sendall(rest)
+    answer = read_response(sock)
+    sock.close()
+    check(answer.startswith(b"HTTP/1.1 201"), f"in-flight sign-up lost: {answer[:200]!r}")
+    check(b"connection: close" in answer.lower(), "a draining answer closes its connection")
+    code, err = s.stop()
+    check(code == 0, f"exit {code}: {err[-300:]}")
+    no_sanitizer_report(err)
 
 
 @test

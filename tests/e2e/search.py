@@ -49,8 +49,10 @@ import unicodedata
 import urllib.parse
 from datetime import datetime, timezone
 from harness import (
+    server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time,
+    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BIG_HEAD, NO_PROXY_HEAD, NO_PROXY_RAW,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -77,10 +79,6 @@ ENTITY = re.compile(r"&(amp|lt|gt|quot|#39|#x27|apos|#34|#x22);")
 
 
 # ---------------------------------------------------------------- results
-
-
-class Skip(Exception):
-    """Raised when a test cannot mean anything in this checkout (e.g. no gazetteer)."""
 
 
 def short(v, n=220):
@@ -253,7 +251,7 @@ class Ctx:
         self.bin = args.bin
         self.tmp = tempfile.mkdtemp(prefix="newsstand-search-")
         self.db = os.path.join(self.tmp, "db")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+        self.env = server_env()
         self.proc = self.port = self.client = None
         self.server_err = os.path.join(self.tmp, "server.stderr")
         self.cli_stderr = []
@@ -381,7 +379,7 @@ def parse_summary(t, out, rx, what):
 @test("cli")
 def test_import_gazetteer(t, ctx):
     if not ctx.has_gazetteer:
-        raise Skip("no server/demo/gazetteer.ndjson in this checkout")
+        raise TestFailure("no server/demo/gazetteer.ndjson in this checkout")
     rc, out, err = ctx.run_cli("entities", "import", DEMO_GAZETTEER, "--db", ctx.db)
     t.eq(rc, 0, f"entities import exit status (stderr {short(err)})")
     created, updated, unchanged, rejected = parse_summary(t, out, ENTITIES_LINE, "entities import")
@@ -483,7 +481,7 @@ def source_text(ctx):
 def make_known_item_test(name, q, ext, extra):
     def fn(t, ctx):
         if extra.get("gazetteer") and not ctx.has_gazetteer:
-            raise Skip("needs server/demo/gazetteer.ndjson")
+            raise TestFailure("needs server/demo/gazetteer.ndjson, which this checkout lacks")
         s = ctx.art(ext)
         # the case still means what it says in the sources
         for field in extra.get("not_in", ()):
@@ -985,7 +983,7 @@ def expect_200_or_q_400(t, ctx, q, label=None):
     return None
 
 
-@test()
+@test(proxy=NO_PROXY_BIG_HEAD)
 def test_q_length_limit(t, ctx):
     t.check(expect_200_or_q_400(t, ctx, "a" * 500, "500 ASCII characters") is not None, "500 characters must be accepted")
     t.check(expect_200_or_q_400(t, ctx, "é" * 500, "500 two-byte characters") is not None,
@@ -1066,7 +1064,7 @@ def test_query_syntax_is_plain_words(t, ctx):
     t.eq(search_ids(t, ctx, "headline:stampede"), [], "a column filter is not read as one")
 
 
-@test()
+@test(proxy=NO_PROXY_RAW)
 def test_q_malformed_bytes_400(t, ctx):
     not_q = []
     for raw in ("%00", "a%00b", "%01", "stampede%01", "%1F", "%7F", "stampede%0A", "%FF", "stampede%FF", "%C3",
@@ -1085,7 +1083,7 @@ def test_q_malformed_bytes_400(t, ctx):
     t.eq(r.status, 200, "GET /healthz after malformed queries")
 
 
-@test()
+@test(proxy=NO_PROXY_HEAD)
 def test_head_and_etag_with_q(t, ctx):
     r = ctx.client.get("/v1/articles", {"q": "stampede"})
     body = expect_ok(t, r)
@@ -1174,8 +1172,9 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port, timeout=30)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
@@ -1194,14 +1193,14 @@ def server_answers(ctx):
 
 
 def run_one(name, fn, ctx, results, verbose):
+    if proxy_skip(name, fn):
+        return
     t = T(name)
     start = time.monotonic()
     try:
         fn(t, ctx)
     except TestFailure as e:
         t.failures.append(str(e))
-    except Skip as e:
-        print(f"SKIP {name}: {e}", flush=True)
     except Exception as e:  # a crash in a test is a failure of that test
         t.failures.append(f"exception {type(e).__name__}: {e}")
     results.append((name, t.failures))
@@ -1253,6 +1252,7 @@ def main():
                     results.append(("server_stays_up", [err]))
                     print(f"FAIL server_stays_up: {err}", flush=True)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1261,7 +1261,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 
