@@ -261,12 +261,16 @@ class Server:
                 self.proc.wait()
 
 
-def start_newsstand(db, work, flags):
+def start_newsstand(db, work, flags, name="newsstand"):
     port = free_port()
     cmd = [NEWSSTAND, "serve", "--db", db, "--bind", "127.0.0.1", "--port", str(port),
            "--threads", str(SERVER_THREADS)] + flags
-    return Server("newsstand", cmd, port, work, {"NEWSSTAND_RATE_LIMIT": "0",
-                                                 "NEWSSTAND_KEY_RATE_LIMIT": "0"})
+    return Server(name, cmd, port, work, {"NEWSSTAND_RATE_LIMIT": "0",
+                                          "NEWSSTAND_KEY_RATE_LIMIT": "0"})
+
+
+# The endpoints also measured with newsstand's response cache off: what computing costs.
+UNCACHED = ("article", "list", "filter", "search", "top")
 
 
 def proc_status(pid):
@@ -598,6 +602,12 @@ def main():
                                      str(SERVER_THREADS), "--body", body_path], port, work)
         servers.append(ceiling)
         ceiling.wait_ready()
+        uncached = None
+        if "--response-cache " in subprocess.run([NEWSSTAND, "--help"], capture_output=True,
+                                                 text=True).stdout:
+            uncached = start_newsstand(db, work, flags + ["--response-cache", "0"], "uncached")
+            servers.append(uncached)
+            uncached.wait_ready()
         port = free_port()
         peer = Server("peer", ["node", PEER, "--db", db, "--port", str(port), "--workers",
                                str(SERVER_THREADS)], port, work)
@@ -624,7 +634,11 @@ def main():
             return path
 
         ceiling_ep = Endpoint("ceiling", "ceiling", ["/v1/articles/1"])
-        plan = [(ceiling, ceiling_ep)] + [(s, ep) for ep in eps for s in (ns, peer)]
+        def servers_for(ep, order):
+            return [s for s in order if s is not uncached or ep.key in UNCACHED]
+
+        plan = [(ceiling, ceiling_ep)] + [(s, ep) for ep in eps
+                                          for s in servers_for(ep, (ns, uncached, peer)) if s]
         sampler = MemorySampler([ns, peer])
         sampler.start()
         log("warm-up: %d x %d s" % (len(plan), WARMUP))
@@ -635,7 +649,7 @@ def main():
         for r in range(ROUNDS):
             log("round %d of %d: %d x %d s" % (r + 1, ROUNDS, len(plan), DURATION))
             order = plan if r % 2 == 0 else [plan[0]] + [
-                (s, ep) for ep in eps for s in (peer, ns)]
+                (s, ep) for ep in eps for s in servers_for(ep, (peer, uncached, ns)) if s]
             for s, ep in order:
                 res = wrk(s.base, paths_file(s, ep), DURATION,
                           headers=[ep.header] if ep.header else [])
@@ -725,7 +739,9 @@ def report(s, eps):
           "{:,}".format(meta["links"])))
     w("Load: wrk on loopback, %d threads, %d keep-alive connections; a %d s warm-up per server "
       "and endpoint, then %d rounds of %d s with the servers interleaved; medians of the rounds. "
-      "newsstand and the ceiling run %d threads, the peer %d Node.js workers (cluster). The "
+      "newsstand and the ceiling run %d threads, the peer %d Node.js workers (cluster); "
+      "newsstand runs as shipped (response cache on), and a second instance with "
+      "`--response-cache 0` shows what computing each answer costs. The "
       "p99 at half load paces newsstand at half of its own median peak for %d s "
       "(`bench/paced.lua`; 64 connections, fewer for endpoints under 1,280 req/s so that "
       "each connection asks at least every 100 ms)." % (WRK_THREADS, CONNECTIONS, WARMUP, ROUNDS, DURATION,
@@ -736,9 +752,9 @@ def report(s, eps):
           "ceiling_bytes") else "typical", fmt_rate(ceiling),
           fmt_ms(fig("ceiling", "ceiling", "p50")), fmt_ms(fig("ceiling", "ceiling", "p99"))))
     w("")
-    w("| endpoint | newsstand req/s | p50 | p99 | p99 at ½ peak | peer req/s | peer p99 "
-      "| × ceiling | × peer | target | met |")
-    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    w("| endpoint | newsstand req/s | p50 | p99 | p99 at ½ peak | without response cache "
+      "| peer req/s | peer p99 | × ceiling | × peer | target | met |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
     all_met = []
     for ep in eps:
         rps = fig("newsstand", ep.key, "rps")
@@ -756,13 +772,17 @@ def report(s, eps):
         goals.append("p99 ½ ≤ %g ms" % P99_HALF_MS)
         met = met and h.get("p99", float("nan")) <= P99_HALF_MS
         all_met.append(met)
-        err = errors("newsstand", ep.key) + errors("peer", ep.key) + h.get("errors", 0)
-        w("| %s | %s | %s | %s | %s (at %s/s) | %s | %s | %.2f | %.2f | %s | %s |" % (
+        err = errors("newsstand", ep.key) + errors("peer", ep.key) + errors("uncached", ep.key) \
+            + h.get("errors", 0)
+        urps = fig("uncached", ep.key, "rps")
+        uncached = "–" if urps != urps else "%s (%.2f× peer)" % (fmt_rate(urps), urps / prps
+                                                                 if prps else float("nan"))
+        w("| %s | %s | %s | %s | %s (at %s/s) | %s | %s | %s | %.2f | %.2f | %s | %s |" % (
             ep.label + (" ⚠ %d errors" % err if err else ""), fmt_rate(rps),
             fmt_ms(fig("newsstand", ep.key, "p50")), fmt_ms(fig("newsstand", ep.key, "p99")),
             fmt_ms(h.get("p99", float("nan"))), fmt_rate(h.get("rps", float("nan"))),
-            fmt_rate(prps), fmt_ms(fig("peer", ep.key, "p99")), xc, xp, "; ".join(goals),
-            verdict(met)))
+            uncached, fmt_rate(prps), fmt_ms(fig("peer", ep.key, "p99")), xc, xp,
+            "; ".join(goals), verdict(met)))
     w("")
     mem = s["memory"]
     ns_mem, peer_mem = mem.get("newsstand", {}), mem.get("peer", {})
