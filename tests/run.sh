@@ -7,7 +7,8 @@
 #      admin.py: API keys and every write route; accounts.py: readers,
 #      paywall, follows, feed, shelves, ownership; readers.py: every reader
 #      route with two readers, a member, a lapsed trial and anonymous;
-#      httpbehaviour.py: gzip and CORS)
+#      httpbehaviour.py: gzip and CORS; security.py: slow clients, smuggling,
+#      the OWASP API Top 10, SQL injection)
 #      against the release binary;
 #   3. the same suites against the ASan/UBSan binary;
 #   4. tests/ops/check.sh: Dockerfile, compose file, systemd unit, man page;
@@ -76,7 +77,7 @@ run_suite() {
     skipped=$((skipped + s))
 }
 
-suites="run.py lifecycle.py entities.py demo.py search.py admin.py accounts.py readers.py httpbehaviour.py"
+suites="run.py lifecycle.py entities.py demo.py search.py admin.py accounts.py readers.py httpbehaviour.py security.py"
 for bin in ./newsstand build/asan/newsstand; do
     for suite in $suites; do run_suite "$suite" "$bin"; done
 done

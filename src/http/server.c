@@ -290,7 +290,7 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
 }
 
 struct framing {
-    unsigned content_lengths;
+    unsigned content_lengths, transfer_encodings, hosts;
     bool bad_name, bad_value;
 };
 
@@ -305,8 +305,9 @@ static enum MHD_Result inspect_header(void *cls, enum MHD_ValueKind kind, const 
 {
     struct framing *f = cls;
     (void)kind;
-    if (strcasecmp(key, "Content-Length") == 0)
-        f->content_lengths++;
+    f->content_lengths += strcasecmp(key, "Content-Length") == 0;
+    f->transfer_encodings += strcasecmp(key, "Transfer-Encoding") == 0;
+    f->hosts += strcasecmp(key, "Host") == 0;
     f->bad_name |= !*key;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         f->bad_name |= !is_tchar(*p);
@@ -318,9 +319,12 @@ static enum MHD_Result inspect_header(void *cls, enum MHD_ValueKind kind, const 
 /*
  * Refuses requests whose length could be read two ways (the stuff of
  * request smuggling behind a proxy) or whose header bytes are not HTTP:
- * more than one Content-Length, Content-Length with Transfer-Encoding, a
- * transfer coding other than chunked, a header name that is not a token,
- * control bytes in a value. Returns the detail for a 400, or NULL.
+ * more than one Content-Length or Transfer-Encoding line, Content-Length
+ * with Transfer-Encoding, a transfer coding other than chunked, more than
+ * one Host (RFC 9112 3.2), a header name that is not a token, control
+ * bytes in a value. Returns the detail for a 400, or NULL. (libmicrohttpd
+ * 0.9.75 itself cuts a name or value at a NUL and drops a line with an
+ * empty name: those bytes never reach this check.)
  */
 static const char *framing_error(struct MHD_Connection *conn)
 {
@@ -329,10 +333,14 @@ static const char *framing_error(struct MHD_Connection *conn)
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
     if (f.content_lengths > 1)
         return "the request has more than one Content-Length";
+    if (f.transfer_encodings > 1)
+        return "the request has more than one Transfer-Encoding";
     if (te && f.content_lengths)
         return "the request has both Content-Length and Transfer-Encoding";
     if (te && strcasecmp(te, "chunked") != 0)
         return "chunked is the only transfer coding accepted";
+    if (f.hosts > 1)
+        return "the request has more than one Host";
     if (f.bad_name)
         return "a header name is not an HTTP token";
     if (f.bad_value)
@@ -813,6 +821,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_
         MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
+    /* a reader that takes the answer a byte at a time is cut off like a slow sender */
+    headwatch_transfer(srv->watch, watch_slot(conn), status == 304 ? 0 : body_len);
     st->status = status;
     st->bytes = status == 304 ? 0 : body_len;
     if (status >= 500)
@@ -857,18 +867,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* whatever the answer, one to a request with credentials is that caller's alone */
         st->rq.authorized =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL;
-        if (!decide_head(st, conn))
+        if (!decide_head(st, conn)) {
+            headwatch_waiting(srv->watch, watch_slot(conn)); /* for the body, if one comes */
             return MHD_YES;
+        }
         /* Refused before the body: answer now and let the connection close. */
         struct resp rs = {.status = 500};
         dispatch(st, &rs);
         return send_resp(conn, srv, st, &st->rq, &rs, true);
     }
     if (*upload_data_size) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         take_body(st, upload_data, *upload_data_size);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* a body earns time as it arrives; time the server spends on it is not the client's */
+        headwatch_extend(srv->watch, watch_slot(conn), *upload_data_size,
+                         (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 + 1);
         *upload_data_size = 0;
         return MHD_YES;
     }
+    headwatch_busy(srv->watch, watch_slot(conn));
     struct resp rs = {.status = 500};
     if (!cache_lookup(st, conn, &rs))
         dispatch(st, &rs);
