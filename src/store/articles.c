@@ -275,38 +275,36 @@ static bool is_driver(const struct driver *d, enum drive_kind kind, int64_t id)
     return d && d->kind == kind && d->id == id;
 }
 
-/* The id filters other than the driver's, as probes of the article id expression `id`. */
-static void id_filters(struct query *q, const struct article_filter *f, const char *id,
+/* The probes of the id filters: on the article `a`, or on the driver's link `d` alone. */
+static const char *const probe_sql[2][3] = {
+    {" AND EXISTS (SELECT 1 FROM article_authors aa WHERE aa.article_id = a.id"
+     " AND aa.author_id = ?)",
+     " AND EXISTS (SELECT 1 FROM article_topics xt WHERE xt.article_id = a.id"
+     " AND xt.topic_id = ?)",
+     " AND EXISTS (SELECT 1 FROM article_entities xe WHERE xe.article_id = a.id"
+     " AND xe.entity_id = ?)"},
+    {" AND EXISTS (SELECT 1 FROM article_authors aa WHERE aa.article_id = d.article_id"
+     " AND aa.author_id = ?)",
+     " AND EXISTS (SELECT 1 FROM article_topics xt WHERE xt.article_id = d.article_id"
+     " AND xt.topic_id = ?)",
+     " AND EXISTS (SELECT 1 FROM article_entities xe WHERE xe.article_id = d.article_id"
+     " AND xe.entity_id = ?)"},
+};
+
+/* The id filters other than the driver's, probed on the article or (on_link) the link. */
+static void id_filters(struct query *q, const struct article_filter *f, bool on_link,
                        const struct driver *d)
 {
-    char frag[200];
-    for (size_t i = 0; i < f->n_authors; i++) {
-        if (is_driver(d, DRIVE_AUTHOR, f->author_ids[i]))
-            continue;
-        snprintf(frag, sizeof(frag),
-                 " AND EXISTS (SELECT 1 FROM article_authors aa"
-                 " WHERE aa.article_id = %s AND aa.author_id = ?)",
-                 id);
-        q_int(q, frag, f->author_ids[i]);
-    }
-    for (size_t i = 0; i < f->n_topics; i++) {
-        if (is_driver(d, DRIVE_TOPIC, f->topic_ids[i]))
-            continue;
-        snprintf(frag, sizeof(frag),
-                 " AND EXISTS (SELECT 1 FROM article_topics xt"
-                 " WHERE xt.article_id = %s AND xt.topic_id = ?)",
-                 id);
-        q_int(q, frag, f->topic_ids[i]);
-    }
-    for (size_t i = 0; i < f->n_entities; i++) {
-        if (is_driver(d, DRIVE_ENTITY, f->entity_ids[i]))
-            continue;
-        snprintf(frag, sizeof(frag),
-                 " AND EXISTS (SELECT 1 FROM article_entities xe"
-                 " WHERE xe.article_id = %s AND xe.entity_id = ?)",
-                 id);
-        q_int(q, frag, f->entity_ids[i]);
-    }
+    const char *const *probe = probe_sql[on_link];
+    for (size_t i = 0; i < f->n_authors; i++)
+        if (!is_driver(d, DRIVE_AUTHOR, f->author_ids[i]))
+            q_int(q, probe[0], f->author_ids[i]);
+    for (size_t i = 0; i < f->n_topics; i++)
+        if (!is_driver(d, DRIVE_TOPIC, f->topic_ids[i]))
+            q_int(q, probe[1], f->topic_ids[i]);
+    for (size_t i = 0; i < f->n_entities; i++)
+        if (!is_driver(d, DRIVE_ENTITY, f->entity_ids[i]))
+            q_int(q, probe[2], f->entity_ids[i]);
 }
 
 /* True when f filters on columns of the article row itself (not only on its links). */
@@ -334,7 +332,7 @@ static void where_filters(struct query *q, const struct article_filter *f, bool 
                f->match_public);
     for (size_t i = 0; i < f->n_publications; i++)
         q_int(q, " AND a.publication_id = ?", f->publication_ids[i]);
-    id_filters(q, f, "a.id", d);
+    id_filters(q, f, false, d);
     if (f->section_key)
         q_text(q, " AND a.section_key = ?", f->section_key);
     if (f->language)
@@ -516,7 +514,7 @@ static enum ns_err count_matches(struct store *st, const struct article_filter *
         where_filters(&q, &whole, false, d);
     } else {
         drive_from(&q, d, false); /* the links alone answer: no article row is read */
-        id_filters(&q, f, "d.article_id", d);
+        id_filters(&q, f, true, d);
     }
     sqlite3_stmt *s = q_prepare(st, &q);
     buf_release(&q.sql);
