@@ -130,22 +130,44 @@ crash-loop: test
 	sh tests/hard/crash_loop.sh
 
 # --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)
+# BENCH_QUICK=1 for a short run while developing; BENCH_REBUILD=1 rebuilds the cached database.
 BENCH_DATA ?= ../shared/data
+PEER_DIR   := bench/peer
 
-.PHONY: bench
+.PHONY: bench bench-deps
 bench/matcher_bench: bench/matcher_bench.c build/release/libnewsstand.a $(wildcard src/*/*.h)
 	@echo "LD [release] $@"
 	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -Isrc $(PKG_CFLAGS) -o $@ $< \
 	    build/release/libnewsstand.a $(LIBS)
 
-bench: deps
-	$(MAKE) newsstand bench/matcher_bench
+bench/ceiling: bench/ceiling.c
+	@echo "LD [release] $@"
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g $(shell pkg-config --cflags libmicrohttpd) \
+	    -o $@ $< $(shell pkg-config --libs libmicrohttpd) -lpthread
+
+# The peer's packages, exactly as locked; node and npm from Debian when missing (a C++
+# compiler too: better-sqlite3 builds from source where no prebuilt binary fits).
+bench-deps:
+	@missing=""; command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(PEER_DIR)/node_modules/.installed: $(PEER_DIR)/package.json $(PEER_DIR)/package-lock.json
+	cd $(PEER_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+bench: deps bench-deps
+	$(MAKE) newsstand bench/matcher_bench bench/ceiling $(PEER_DIR)/node_modules/.installed
 	bench/matcher_bench --data $(BENCH_DATA)
 	python3 bench/linking_eval.py --data $(BENCH_DATA)
-	sh bench/search_bench.sh $(BENCH_DATA)
-	sh bench/readers_bench.sh $(BENCH_DATA)
+	python3 bench/suite.py --data $(BENCH_DATA)
 
 clean:
-	rm -rf build newsstand bench/matcher_bench
+	rm -rf build newsstand bench/matcher_bench bench/ceiling $(PEER_DIR)/node_modules
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/query.h"
+#include "core/buf.h"
 
 struct problem_kind {
     enum ns_err err;
@@ -108,6 +110,20 @@ void resp_json(struct req *rq, struct resp *rs, int status, void *j)
     rs->status = status;
     rs->body = text;
     rs->len = strlen(text);
+    if (!rs->content_type)
+        rs->content_type = "application/json";
+}
+
+void resp_json_text(struct resp *rs, int status, struct buf *text)
+{
+    if (buf_failed(text) || !text->data) {
+        buf_release(text);
+        resp_fallback(rs);
+        return;
+    }
+    rs->status = status;
+    rs->len = text->len;
+    rs->body = buf_steal(text);
     if (!rs->content_type)
         rs->content_type = "application/json";
 }

@@ -176,6 +176,13 @@ enum ns_err store_search_hits(struct store *st, struct arena *a, const char *mat
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 
+enum ns_err store_search_optimize(struct store *st)
+{
+    int rc = sqlite3_exec(st->db, "INSERT INTO article_search (article_search) VALUES ('optimize')",
+                          NULL, NULL, NULL);
+    return rc == SQLITE_OK ? NS_OK : store_err(rc);
+}
+
 enum ns_err store_search_check(struct store *st)
 {
     int rc = sqlite3_exec(st->db,

@@ -277,6 +277,14 @@ const char *store_search_public(struct arena *a, const char *match);
 enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, const char *lead,
                                          const char *rest);
 
+/*
+ * Merges the search index into one segment. A bulk import leaves it in
+ * dozens, and every term of every search is then looked up in each: after
+ * 100,000 articles, searches ran 37% faster merged. Costs about 0.7 s per
+ * 100,000 articles, so it is for the end of a bulk load, not for each write.
+ */
+enum ns_err store_search_optimize(struct store *st);
+
 /* FTS5's own integrity check of the search index. */
 enum ns_err store_search_check(struct store *st);
 

@@ -615,6 +615,44 @@ def test_sigterm_waits_for_a_request_still_uploading(env):
 
 
 @test
+def test_counts_follow_writes_of_another_process(env):
+    """The server reuses a count while the database is unchanged (store_count); a
+    `newsstand import` in another process must show in the very next answer."""
+    db = env.db()
+    check(env.run("import", FIXTURE, "--db", db).returncode == 0, "import")
+    s = Server(env, db)
+    ready = s.wait_ready()
+    paths = ("/v1/articles?limit=1", "/v1/articles?limit=1&q=tram", "/v1/articles?limit=1&section=world")
+    before, after = {}, {}
+    if ready:
+        for _ in range(4):  # both worker threads have counted each query
+            for p in paths:
+                status, body = get_json("127.0.0.1", s.port, p)
+                check(status == 200, f"{p}: {status}")
+                before[p] = body["meta"]["total"]
+        with open(FIXTURE, encoding="utf-8") as f:
+            first = json.loads(f.readline())
+        extra = os.path.join(env.tmp, "more.ndjson")
+        with open(extra, "w", encoding="utf-8") as f:
+            for i in range(3):
+                a = dict(first, external_id="memo-%d" % i, url="https://gazette.test.example/memo/%d" % i,
+                         headline="Tram line vote %d" % i, section="World")
+                f.write(json.dumps(a) + "\n")
+        r = env.run("import", extra, "--db", db)
+        check(r.returncode == 0, f"second import: {r.stderr}")
+        for _ in range(4):
+            for p in paths:
+                status, body = get_json("127.0.0.1", s.port, p)
+                after.setdefault(p, set()).add(body["meta"]["total"])
+    code, err = s.stop()
+    check(ready, f"server did not start: {err[-300:]}")
+    for p in paths:
+        check(after.get(p) == {before.get(p, 0) + 3},
+              f"{p}: total {before.get(p)} before the import, {after.get(p)} after; expected +3")
+    check(code == 0, f"exit {code}")
+
+
+@test
 def test_backup_while_serving(env):
     db = env.db()
     check(env.run("import", FIXTURE, "--db", db).returncode == 0, "import")
