@@ -3,7 +3,10 @@
 #   make            build ./newsstand
 #   make run        install what is missing, build, load the demo gazetteer and corpus,
 #                   serve on :8080
-#   make test       unit + end-to-end tests, plain and under ASan/UBSan
+#   make test       unit + end-to-end tests, plain and under ASan/UBSan, and the fuzz
+#                   corpora replayed under ASan/UBSan
+#   make check-hard make test, then fuzzing (10 min a harness) and valgrind: see
+#                   tests/fuzz/fuzz.mk for make fuzz, fuzz-merge and valgrind
 #   make bench      benchmarks (bench/README.md)
 #   make clean
 #
@@ -52,7 +55,7 @@ define flavour
 build/$(1)/%.o: %.c | $(GEN_SRCS)
 	@mkdir -p $$(dir $$@)
 	@echo "CC [$(1)] $$<"
-	@$$(CC) $$($(2)) -c $$< -o $$@
+	@$$($(3)) $$($(2)) -c $$< -o $$@
 
 build/$(1)/libnewsstand.a: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRCS) $$(GEN_SRCS))
 	@echo "AR [$(1)] $$@"
@@ -60,14 +63,14 @@ build/$(1)/libnewsstand.a: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRCS) $$(GEN_SR
 
 build/$(1)/newsstand: build/$(1)/server/main.o build/$(1)/libnewsstand.a
 	@echo "LD [$(1)] $$@"
-	@$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS)
+	@$$($(3)) $$($(2)) -o $$@ $$^ $$(LIBS)
 
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/libnewsstand.a
 	@echo "LD [$(1)] $$@"
-	@$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS) -lcmocka
+	@$$($(3)) $$($(2)) -o $$@ $$^ $$(LIBS) -lcmocka
 endef
-$(eval $(call flavour,release,RELEASE_CFLAGS))
-$(eval $(call flavour,asan,ASAN_CFLAGS))
+$(eval $(call flavour,release,RELEASE_CFLAGS,CC))
+$(eval $(call flavour,asan,ASAN_CFLAGS,CC))
 
 newsstand: build/release/newsstand
 	cp $< $@.tmp && mv -f $@.tmp $@
@@ -75,6 +78,8 @@ newsstand: build/release/newsstand
 asan: build/asan/newsstand
 
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS))
+
+include tests/fuzz/fuzz.mk
 
 # --- install what a fresh Debian 12 machine lacks (as root, or with sudo)
 deps:
@@ -96,8 +101,8 @@ run: deps
 
 # --- tests: unit tests under sanitizers, then the end-to-end suite against both builds
 test: deps
-	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN)
-	sh tests/run.sh $(UNIT_BINS_ASAN)
+	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN) $(FUZZ_REPLAY_BINS)
+	sh tests/run.sh $(UNIT_BINS_ASAN) $(FUZZ_REPLAY_BINS)
 
 # --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)
 BENCH_DATA ?= ../shared/data
