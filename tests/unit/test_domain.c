@@ -65,6 +65,26 @@ static void test_slug_length_cut_at_word(void **state)
     assert_string_equal(out + strlen(out) - 4, "word");
 }
 
+/* Found by tests/fuzz/fuzz_params.c: "n-" once took a digits-only slug past SLUG_MAX. */
+static void test_slug_long_number_stays_a_slug(void **state)
+{
+    (void)state;
+    char text[200], out[SLUG_BUF], again[SLUG_BUF];
+    memset(text, '7', 120);
+    strcpy(text + 120, ".x");
+    slug_make(text, "article", out);
+    assert_true(strlen(out) <= SLUG_MAX);
+    assert_memory_equal(out, "n-777", 5);
+    slug_make(out, "article", again); /* a slug is its own slug: writes may name it */
+    assert_string_equal(again, out);
+    memset(text, '7', SLUG_MAX);
+    text[SLUG_MAX] = '\0';
+    slug_make(text, "article", out);
+    assert_int_equal(strlen(out), SLUG_MAX);
+    slug_make(out, "article", again);
+    assert_string_equal(again, out);
+}
+
 static void test_slug_suffix_and_ids(void **state)
 {
     (void)state;
@@ -215,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_slug_unicode_folds_accents),
         cmocka_unit_test(test_slug_edge_cases),
         cmocka_unit_test(test_slug_length_cut_at_word),
+        cmocka_unit_test(test_slug_long_number_stays_a_slug),
         cmocka_unit_test(test_slug_suffix_and_ids),
         cmocka_unit_test(test_time_roundtrip),
         cmocka_unit_test(test_time_rejects),
