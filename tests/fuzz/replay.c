@@ -5,18 +5,21 @@
  *
  *   replay_NAME [FILE_OR_DIR...]   default: tests/fuzz/corpus/NAME
  *
- * Prints the count in cmocka's words ("[  PASSED  ] N test(s).") so
+ * Built with ASan/UBSan for make test and plain for make valgrind. Prints
+ * the count in cmocka's words ("[  PASSED  ] N test(s).") so
  * tests/run.sh counts it with the unit tests. A crash or failed check ends
  * the run with the file named.
  */
 #include "fuzz.h"
 
 #include <dirent.h>
-#include <sanitizer/common_interface_defs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* The sanitizers' hook, when a sanitizer is linked in (the valgrind build has none). */
+void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 static void name_input_on_death(void)
 {
@@ -102,7 +105,8 @@ int main(int argc, char **argv)
         argv[1] = fallback;
         argc = 2;
     }
-    __sanitizer_set_death_callback(name_input_on_death);
+    if (__sanitizer_set_death_callback)
+        __sanitizer_set_death_callback(name_input_on_death);
     long ran = 0, bad = 0;
     for (int i = 1; i < argc; i++)
         replay_path(argv[i], &ran, &bad);
