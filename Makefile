@@ -81,15 +81,19 @@ UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS)
 
 include tests/fuzz/fuzz.mk
 
-# --- install what a fresh Debian 12 machine lacks (as root, or with sudo)
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# --- install what of the packages $(1) a fresh Debian 12 machine lacks (as root, or with sudo)
+define apt_install
+	@missing=""; for p in $(1); do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_PKGS))
 
 # --- the server on the demo corpus
 run: deps

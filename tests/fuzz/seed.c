@@ -51,12 +51,14 @@ static void remove_world(void)
     rmdir(world.dir);
 }
 
-/* Writes each line of an embedded NDJSON file with ingest (an article or an entity). */
-static void ingest_lines(struct store *st, struct matcher *m, const char *name,
-                         enum ns_err (*write)(struct store *, struct matcher *, struct arena *,
-                                              const char *, size_t, int64_t,
-                                              enum upsert_result *, int64_t *,
-                                              struct field_errors *))
+/* One gazetteer or article line's writer: ingest_entity or ingest_article. */
+typedef enum ns_err (*seed_writer)(struct store *, struct matcher *, struct arena *, const char *,
+                                   size_t, int64_t, enum upsert_result *, int64_t *,
+                                   struct field_errors *);
+
+/* Writes each line of the embedded NDJSON file name with write (one arena for the lot). */
+static void ingest_lines(struct store *st, struct matcher *m, struct arena *a, const char *name,
+                         seed_writer write)
 {
     const struct embedded_file *f = NULL;
     for (size_t i = 0; i < fuzz_seed_files_count; i++)
@@ -64,18 +66,14 @@ static void ingest_lines(struct store *st, struct matcher *m, const char *name,
             f = &fuzz_seed_files[i];
     FUZZ_CHECK(f != NULL);
     for (const char *line = f->data; *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        struct arena a;
+        size_t len = strcspn(line, "\n");
         struct field_errors fe;
         enum upsert_result result;
         int64_t id = 0;
-        arena_init(&a);
-        field_errors_init(&fe, &a);
+        field_errors_init(&fe, a);
         if (len)
-            SEED_CHECK(write(st, m, &a, line, len, (int64_t)time(NULL), &result, &id, &fe));
-        arena_release(&a);
-        line += end ? len + 1 : len;
+            SEED_CHECK(write(st, m, a, line, len, (int64_t)time(NULL), &result, &id, &fe));
+        line += line[len] ? len + 1 : len;
     }
 }
 
@@ -107,13 +105,16 @@ static void add_reader(struct store *st, const char *email, const char *plan, co
 static void seed(struct store *st)
 {
     struct matcher *m = NULL;
+    struct arena a;
     int applied = 0, version = 0;
     int64_t now = (int64_t)time(NULL), picks[] = {3, 1, 2};
+    arena_init(&a);
     SEED_CHECK(store_migrate(st, &applied, &version));
     SEED_CHECK(ingest_matcher_load(st, &m));
     SEED_CHECK(store_begin(st));
-    ingest_lines(st, m, "readers_gazetteer.ndjson", ingest_entity);
-    ingest_lines(st, m, "readers_articles.ndjson", ingest_article);
+    ingest_lines(st, m, &a, "readers_gazetteer.ndjson", ingest_entity);
+    ingest_lines(st, m, &a, "readers_articles.ndjson", ingest_article);
+    arena_release(&a);
     add_key(st, "fuzz-admin", "admin", FUZZ_ADMIN_KEY, now);
     add_key(st, "fuzz-ingest", "ingest", FUZZ_INGEST_KEY, now);
     add_key(st, "fuzz-revoked", "ingest", FUZZ_REVOKED_KEY, now);
