@@ -16,12 +16,13 @@
  *
  * Checks: every answer has a status from 200 to 499 (a 5xx for any input
  * is a bug: nothing here is busy, full or out of memory), a body, and JSON
- * wherever the type says JSON. After a request that may have written, the
+ * wherever the type says JSON; the write lock is free again afterwards. After a request that may have written, the
  * database is put back as seeded, so each input meets the same data.
  */
 #include "fuzz.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fr.rq.authorized = fr.authorization != NULL;
         const struct route *ran = answer(&fr, &rs);
         check_response(&fr, &rs);
+        /* a handler that kept the write lock would stop every later write on the server */
+        FUZZ_CHECK(pthread_mutex_trylock(&w->ctx.write_lock) == 0);
+        pthread_mutex_unlock(&w->ctx.write_lock);
         metrics_observe(&w->ctx.metrics, ran ? (size_t)(ran - routes) : METRICS_ROUTES,
                         rs.status, 0.5);
         free(rs.body);
