@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
@@ -18,7 +19,7 @@
 #include "ingest/ingest.h"
 #include "store/store.h"
 
-enum { DRAIN_TIMEOUT_MS = 10000, BODY_MAX = 1024 * 1024, CONNECTION_TIMEOUT_S = 30 };
+enum { DRAIN_TIMEOUT_MS = 10000 };
 
 /* Blocks the stop signals in every thread, so only sigwait below sees them. */
 static void block_stop_signals(sigset_t *set)
@@ -28,6 +29,19 @@ static void block_stop_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Keeps serving for the grace period, so a load balancer sees /readyz fail
+ * and stops sending before the listener closes; a second signal ends it.
+ */
+static void wait_grace(const sigset_t *stop, unsigned seconds)
+{
+    if (!seconds)
+        return;
+    struct timespec grace = {.tv_sec = seconds};
+    if (sigtimedwait(stop, NULL, &grace) > 0)
+        fprintf(stderr, "newsstand: second signal, closing now\n");
 }
 
 static int serve(const struct config *cfg)
@@ -58,8 +72,15 @@ static int serve(const struct config *cfg)
         .port = (uint16_t)cfg->port,
         .threads = cfg->threads,
         .db_path = cfg->db,
-        .body_max = BODY_MAX,
-        .connection_timeout_s = CONNECTION_TIMEOUT_S,
+        .body_max = cfg->body_max,
+        .header_max = cfg->header_max,
+        .connection_memory = cfg->connection_memory,
+        .idle_timeout_s = cfg->idle_timeout,
+        .max_connections = cfg->max_connections,
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .client_limit = {.rate = cfg->rate_limit, .burst = cfg->rate_burst},
+        .key_limit = {.rate = cfg->key_rate_limit, .burst = cfg->key_rate_burst},
+        .trusted_proxies = cfg->trusted_proxies,
         .cors_origins = cfg->cors_origins,
     };
     struct http_server *srv = NULL;
@@ -73,7 +94,8 @@ static int serve(const struct config *cfg)
     int sig = 0;
     sigwait(&stop, &sig);
     fprintf(stderr, "newsstand: %s received, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    atomic_store(&ctx.draining, true);
+    atomic_store(&ctx.draining, true); /* /readyz answers 503 from now on */
+    wait_grace(&stop, cfg->drain_grace);
     http_stop(srv, DRAIN_TIMEOUT_MS);
     matcher_free(ctx.matcher);
     pthread_mutex_destroy(&ctx.write_lock);

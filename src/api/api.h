@@ -26,7 +26,7 @@ struct matcher;
 
 /* Request counters for /metrics, updated by the HTTP layer with atomics. */
 #define METRICS_ROUTES 64
-#define METRICS_STATUSES 17
+#define METRICS_STATUSES 19
 #define METRICS_BUCKETS 11
 struct metrics {
     atomic_ulong requests[METRICS_ROUTES + 1][METRICS_STATUSES]; /* last route: unmatched */
@@ -34,6 +34,10 @@ struct metrics {
     atomic_ulong latency_count;
     atomic_ulong latency_sum_us;
     atomic_int in_flight;
+    atomic_int connections;     /* open client connections */
+    atomic_ulong rate_limited;  /* requests refused by the rate limiter */
+    atomic_ulong db_cache_hits; /* SQLite page cache, summed over the workers */
+    atomic_ulong db_cache_misses;
 };
 
 /* Counts one answered request: route index (or METRICS_ROUTES), status, duration. */

@@ -46,8 +46,8 @@ void handle_openapi(struct req *rq, struct resp *rs)
     rs->content_type = "application/json";
 }
 
-static const int statuses[METRICS_STATUSES] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
-                                               409, 413, 415, 422, 429, 500, 503, 0};
+static const int statuses[METRICS_STATUSES] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
+                                               413, 414, 415, 422, 429, 431, 500, 503, 0};
 static const double bounds_ms[METRICS_BUCKETS - 1] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000};
 
 void metrics_observe(struct metrics *m, size_t route, int status, double ms)
@@ -63,7 +63,10 @@ void metrics_observe(struct metrics *m, size_t route, int status, double ms)
     atomic_fetch_add(&m->latency_sum_us, (unsigned long)(ms * 1000.0));
 }
 
-/* Prometheus text format: requests by route template and status, latency, in flight, articles. */
+/*
+ * Prometheus text format: requests by route template and status, latency,
+ * in flight, connections, rate-limit refusals, database cache and size.
+ */
 void handle_metrics(struct req *rq, struct resp *rs)
 {
     if (!query_none(rq, rs))
@@ -103,11 +106,31 @@ void handle_metrics(struct req *rq, struct resp *rs)
                    "# TYPE newsstand_requests_in_flight gauge\n"
                    "newsstand_requests_in_flight %d\n",
                atomic_load(&m->in_flight));
-    int64_t articles = 0;
+    buf_printf(&b, "# HELP newsstand_connections Client connections open now.\n"
+                   "# TYPE newsstand_connections gauge\n"
+                   "newsstand_connections %d\n"
+                   "# HELP newsstand_rate_limited_total Requests refused by the rate limiter.\n"
+                   "# TYPE newsstand_rate_limited_total counter\n"
+                   "newsstand_rate_limited_total %lu\n"
+                   "# HELP newsstand_db_cache_hits_total SQLite page cache hits, all workers.\n"
+                   "# TYPE newsstand_db_cache_hits_total counter\n"
+                   "newsstand_db_cache_hits_total %lu\n"
+                   "# HELP newsstand_db_cache_misses_total SQLite page cache misses, all workers.\n"
+                   "# TYPE newsstand_db_cache_misses_total counter\n"
+                   "newsstand_db_cache_misses_total %lu\n",
+               atomic_load(&m->connections), atomic_load(&m->rate_limited),
+               atomic_load(&m->db_cache_hits), atomic_load(&m->db_cache_misses));
+    int64_t articles = 0, db_bytes = 0, wal_bytes = 0;
     if (store_article_total(rq->store, &articles) == NS_OK)
         buf_printf(&b, "# HELP newsstand_articles Articles stored.\n"
                        "# TYPE newsstand_articles gauge\nnewsstand_articles %lld\n",
                    (long long)articles);
+    if (store_size(rq->store, &db_bytes, &wal_bytes) == NS_OK)
+        buf_printf(&b, "# HELP newsstand_db_bytes Size of the database file.\n"
+                       "# TYPE newsstand_db_bytes gauge\nnewsstand_db_bytes %lld\n"
+                       "# HELP newsstand_db_wal_bytes Size of the write-ahead log.\n"
+                       "# TYPE newsstand_db_wal_bytes gauge\nnewsstand_db_wal_bytes %lld\n",
+                   (long long)db_bytes, (long long)wal_bytes);
     if (buf_failed(&b)) {
         buf_release(&b);
         resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);

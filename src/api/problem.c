@@ -22,15 +22,18 @@ struct problem_kind {
 static const struct problem_kind kinds[] = {
     {NS_ERR_BAD_PARAM, 400, "invalid-parameter", "Invalid parameter"},
     {NS_ERR_BAD_JSON, 400, "malformed-body", "Malformed request body"},
+    {NS_ERR_BAD_REQUEST, 400, "bad-request", "Bad request"},
     {NS_ERR_UNAUTHORIZED, 401, "unauthorized", "Unauthorized"},
     {NS_ERR_FORBIDDEN, 403, "forbidden", "Forbidden"},
     {NS_ERR_NOT_FOUND, 404, "not-found", "Not found"},
     {NS_ERR_METHOD, 405, "method-not-allowed", "Method not allowed"},
     {NS_ERR_CONFLICT, 409, "conflict", "Conflict"},
     {NS_ERR_TOO_LARGE, 413, "payload-too-large", "Payload too large"},
+    {NS_ERR_URI_TOO_LONG, 414, "uri-too-long", "URI too long"},
     {NS_ERR_MEDIA_TYPE, 415, "unsupported-media-type", "Unsupported media type"},
     {NS_ERR_INVALID, 422, "validation-failed", "Validation failed"},
     {NS_ERR_RATE_LIMITED, 429, "too-many-requests", "Too many requests"},
+    {NS_ERR_HEADERS_TOO_LARGE, 431, "header-fields-too-large", "Request header fields too large"},
     {NS_ERR_BUSY, 503, "unavailable", "Service unavailable"},
     {NS_ERR_UNAVAILABLE, 503, "unavailable", "Service unavailable"},
 };

@@ -14,6 +14,7 @@
 
 #define NEWSSTAND_VERSION "0.1.0"
 #define CORS_ORIGINS_MAX 16
+#define TRUSTED_PROXIES_MAX 16
 
 enum command {
     CMD_SERVE,
@@ -39,14 +40,23 @@ struct config {
     const char *file;  /* import: the NDJSON file, "-" for stdin */
     const char *cors_origins[CORS_ORIGINS_MAX + 1]; /* serve: allowed origins, NULL-ended */
     size_t n_cors;
+    const char *trusted_proxies[TRUSTED_PROXIES_MAX + 1]; /* serve: ADDR or ADDR/BITS, NULL-ended */
+    size_t n_trusted;
+    /* serve: limits (see config_usage) */
+    unsigned rate_limit, rate_burst;         /* per client address; rate 0: off */
+    unsigned key_rate_limit, key_rate_burst; /* per API key or session token */
+    unsigned max_connections, max_connections_per_ip; /* per IP 0: no limit */
+    unsigned idle_timeout;                   /* seconds */
+    unsigned body_max, header_max, connection_memory; /* bytes */
+    unsigned drain_grace;                    /* seconds /readyz says 503 before closing */
     const char *scope; /* keys create */
     const char *name;  /* keys create, keys revoke */
 };
 
 /*
- * Fills cfg from the environment (NEWSSTAND_DB, NEWSSTAND_PORT,
- * NEWSSTAND_BIND, NEWSSTAND_THREADS) and then argv (flags win). Returns
- * false with a message in err when the command line is wrong.
+ * Fills cfg from the defaults, the environment (NEWSSTAND_DB, NEWSSTAND_PORT,
+ * ...: each serve flag has one) and then argv (flags win). Returns false
+ * with a message in err when the command line or environment is wrong.
  */
 bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len);
 

@@ -30,6 +30,12 @@ const char *ns_err_str(enum ns_err err)
         return "forbidden";
     case NS_ERR_RATE_LIMITED:
         return "rate limited";
+    case NS_ERR_BAD_REQUEST:
+        return "bad request";
+    case NS_ERR_URI_TOO_LONG:
+        return "request target too long";
+    case NS_ERR_HEADERS_TOO_LARGE:
+        return "request headers too large";
     case NS_ERR_NOT_FOUND:
         return "not found";
     case NS_ERR_CONFLICT:

@@ -27,6 +27,9 @@ enum ns_err {
     NS_ERR_UNAUTHORIZED, /* no credentials, or credentials that are not valid */
     NS_ERR_FORBIDDEN,   /* valid credentials without the right */
     NS_ERR_RATE_LIMITED, /* too many attempts: retry later */
+    NS_ERR_URI_TOO_LONG, /* the request target is over the limit */
+    NS_ERR_HEADERS_TOO_LARGE, /* the request head is over the limit */
+    NS_ERR_BAD_REQUEST, /* the request's framing or header syntax is not acceptable */
 };
 
 /* A short, stable English name for an error code, for logs and the CLI. */

@@ -7,6 +7,7 @@
 #ifndef NS_ROUTER_H
 #define NS_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "api/api.h"
@@ -22,6 +23,7 @@ struct route {
     enum route_body body;
     feed_fn feed; /* streaming routes: takes the body chunk by chunk (else NULL) */
     stream_free_fn stream_free;
+    bool unmetered; /* never rate-limited: health checks and metrics scrapes */
 };
 
 extern const struct route routes[];

@@ -8,13 +8,14 @@
 #include "api/handlers.h"
 #include "http/router.h"
 
-#define READ(pattern, handler) {"GET", pattern, handler, AUTH_NONE, BODY_NONE, NULL, NULL}
+#define READ(pattern, handler) {"GET", pattern, handler, AUTH_NONE, BODY_NONE, NULL, NULL, false}
 #define WRITE(method, pattern, handler, auth)                                                      \
-    {method, pattern, handler, auth, BODY_JSON, NULL, NULL}
-#define DROP(pattern, handler, auth) {"DELETE", pattern, handler, auth, BODY_NONE, NULL, NULL}
-#define MINE(method, pattern, handler) {method, pattern, handler, AUTH_READER, BODY_NONE, NULL, NULL}
+    {method, pattern, handler, auth, BODY_JSON, NULL, NULL, false}
+#define DROP(pattern, handler, auth) {"DELETE", pattern, handler, auth, BODY_NONE, NULL, NULL, false}
+#define MINE(method, pattern, handler) {method, pattern, handler, AUTH_READER, BODY_NONE, NULL, NULL, false}
+#define OPS(pattern, handler) {"GET", pattern, handler, AUTH_NONE, BODY_NONE, NULL, NULL, true}
 #define MINE_JSON(method, pattern, handler)                                                        \
-    {method, pattern, handler, AUTH_READER, BODY_JSON, NULL, NULL}
+    {method, pattern, handler, AUTH_READER, BODY_JSON, NULL, NULL, false}
 
 const struct route routes[] = {
     READ("/v1/articles", handle_articles_list),
@@ -23,9 +24,9 @@ const struct route routes[] = {
     WRITE("PATCH", "/v1/articles/{id}", handle_article_patch, AUTH_INGEST),
     DROP("/v1/articles/{id}", handle_article_delete, AUTH_INGEST),
     {"POST", "/v1/import", handle_import_finish, AUTH_INGEST, BODY_NDJSON, import_feed,
-     import_stream_free},
+     import_stream_free, false},
     READ("/v1/articles/{id}/related", handle_related),
-    {"POST", "/v1/articles/{id}/reads", handle_read_post, AUTH_NONE, BODY_NONE, NULL, NULL},
+    {"POST", "/v1/articles/{id}/reads", handle_read_post, AUTH_NONE, BODY_NONE, NULL, NULL, false},
     READ("/v1/top-stories", handle_top_stories),
     READ("/v1/picks", handle_picks_get),
     WRITE("PUT", "/v1/picks", handle_picks_put, AUTH_ADMIN),
@@ -63,10 +64,10 @@ const struct route routes[] = {
     MINE("PUT", "/v1/me/bookmarks/{id}", handle_bookmark_put),
     MINE("DELETE", "/v1/me/bookmarks/{id}", handle_bookmark_delete),
     MINE("GET", "/v1/me/history", handle_history_get),
-    READ("/healthz", handle_healthz),
-    READ("/readyz", handle_readyz),
+    OPS("/healthz", handle_healthz),
+    OPS("/readyz", handle_readyz),
     READ("/openapi.json", handle_openapi),
-    READ("/metrics", handle_metrics),
+    OPS("/metrics", handle_metrics),
 };
 
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

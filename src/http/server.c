@@ -15,22 +15,38 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/text.h"
+#include "domain/netaddr.h"
 #include "domain/timefmt.h"
 #include "http/encoding.h"
+#include "http/headwatch.h"
 #include "http/router.h"
 
-enum { QUERY_MAX = 64, REQUEST_ID_MAX = 128 };
+enum {
+    QUERY_MAX = 64,
+    REQUEST_ID_MAX = 128,
+    TARGET_MAX = 16384,        /* longest request target (path and query, decoded): else 414 */
+    BUCKET_SLOTS = 32768,      /* rate-limit buckets kept; about 1 MiB */
+    TRUSTED_MAX = 16,
+    SPARE_FDS = 64,            /* files beyond the connections: databases, logs, wake-ups */
+};
 
 struct http_server {
     struct MHD_Daemon *daemon;
+    struct ratelimit *buckets;
+    struct headwatch *watch; /* deadlines for request heads */
+    unsigned char bucket_key[crypto_generichash_KEYBYTES]; /* so clients cannot aim at a slot */
+    struct netprefix trusted[TRUSTED_MAX];
+    size_t n_trusted;
     const char *route_names[METRICS_ROUTES]; /* for /metrics, by route index */
     const char *route_methods[METRICS_ROUTES];
     struct api_ctx *ctx;
@@ -51,12 +67,16 @@ struct request_state {
     enum route_match match;
     char allow[128];
     enum ns_err early; /* decided before the body: answered at the end, body discarded */
+    const char *early_detail; /* its detail, when more specific than early_detail() */
     struct field_errors early_errors;
     struct MHD_Connection *conn;
     bool options; /* an OPTIONS request: answered from the route table */
     struct timespec started;
     int status; /* as sent, for the access log */
     size_t bytes;
+    struct netaddr client;          /* the peer, or the client behind a trusted proxy */
+    bool metered;                   /* a rate limit applied: limit holds its verdict */
+    struct ratelimit_verdict limit;
 };
 
 static int hex_value(char c)
@@ -182,6 +202,151 @@ static bool etag_matches(const char *header, const char *etag)
     return false;
 }
 
+/* The connection's head-watch slot, kept in its socket context as slot + 1. */
+static int watch_slot(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? (int)(intptr_t)ci->socket_context - 1 : -1;
+}
+
+/* The peer's address, or the client a trusted proxy forwards for. */
+static struct netaddr client_address(const struct http_server *srv, struct MHD_Connection *conn)
+{
+    struct netaddr peer;
+    memset(&peer, 0, sizeof(peer));
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        netaddr_from_bytes((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr, 4,
+                           &peer);
+    else if (sa && sa->sa_family == AF_INET6)
+        netaddr_from_bytes(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16, &peer);
+    const char *xff = srv->n_trusted ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                   "X-Forwarded-For")
+                                     : NULL;
+    return netaddr_client(&peer, xff, srv->trusted, srv->n_trusted);
+}
+
+/* The bucket key for a client address (kind 'a') or a credential (kind 'k'). */
+static void bucket_key(const struct http_server *srv, char kind, const void *data, size_t len,
+                       unsigned char key[RATELIMIT_KEY_LEN])
+{
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, srv->bucket_key, sizeof(srv->bucket_key), RATELIMIT_KEY_LEN);
+    crypto_generichash_update(&h, (const unsigned char *)&kind, 1);
+    crypto_generichash_update(&h, data, len);
+    crypto_generichash_final(&h, key, RATELIMIT_KEY_LEN);
+}
+
+/*
+ * Charges the request to its client address's bucket and, when it carries
+ * credentials, to theirs as well, so neither many addresses sharing one
+ * key nor many made-up keys from one address get past. Returns false when
+ * either bucket is empty; st->limit is the verdict to report (the tighter).
+ */
+static bool take_tokens(struct request_state *st, const char *auth)
+{
+    const struct http_server *srv = st->srv;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double t = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    unsigned char key[RATELIMIT_KEY_LEN];
+    if (srv->cfg.client_limit.rate > 0) {
+        struct netaddr a = st->client;
+        if (!netaddr_is_v4(&a))
+            memset(a.b + 8, 0, 8); /* an IPv6 client has its whole /64 to pick from */
+        bucket_key(srv, 'a', a.b, sizeof(a.b), key);
+        ratelimit_take(srv->buckets, key, &srv->cfg.client_limit, t, &st->limit);
+        st->metered = true;
+    }
+    if (auth && srv->cfg.key_limit.rate > 0 && (!st->metered || st->limit.allowed)) {
+        struct ratelimit_verdict kv;
+        bucket_key(srv, 'k', auth, strlen(auth), key);
+        ratelimit_take(srv->buckets, key, &srv->cfg.key_limit, t, &kv);
+        if (!st->metered || !kv.allowed || kv.remaining < st->limit.remaining)
+            st->limit = kv;
+        st->metered = true;
+    }
+    return !st->metered || st->limit.allowed;
+}
+
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    size_t *n = cls;
+    (void)kind;
+    *n += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
+struct framing {
+    unsigned content_lengths;
+    bool bad_name, bad_value;
+};
+
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static enum MHD_Result inspect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (strcasecmp(key, "Content-Length") == 0)
+        f->content_lengths++;
+    f->bad_name |= !*key;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        f->bad_name |= !is_tchar(*p);
+    for (const unsigned char *p = (const unsigned char *)(value ? value : ""); *p; p++)
+        f->bad_value |= (*p < 0x20 && *p != '\t') || *p == 0x7f;
+    return MHD_YES;
+}
+
+/*
+ * Refuses requests whose length could be read two ways (the stuff of
+ * request smuggling behind a proxy) or whose header bytes are not HTTP:
+ * more than one Content-Length, Content-Length with Transfer-Encoding, a
+ * transfer coding other than chunked, a header name that is not a token,
+ * control bytes in a value. Returns the detail for a 400, or NULL.
+ */
+static const char *framing_error(struct MHD_Connection *conn)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, inspect_header, &f);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (f.content_lengths > 1)
+        return "the request has more than one Content-Length";
+    if (te && f.content_lengths)
+        return "the request has both Content-Length and Transfer-Encoding";
+    if (te && strcasecmp(te, "chunked") != 0)
+        return "chunked is the only transfer coding accepted";
+    if (f.bad_name)
+        return "a header name is not an HTTP token";
+    if (f.bad_value)
+        return "a header value has control characters";
+    return NULL;
+}
+
+/* 414 for a request target over the limit, 431 for a head over it, else 0. */
+static enum ns_err head_size_error(const struct request_state *st, struct MHD_Connection *conn)
+{
+    const struct req *rq = &st->rq;
+    size_t target = strlen(rq->path);
+    for (size_t i = 0; i < rq->n_query; i++)
+        target += strlen(rq->query[i].key) + 2 + (rq->query[i].value ? strlen(rq->query[i].value) : 0);
+    size_t max = st->srv->cfg.header_max < TARGET_MAX ? st->srv->cfg.header_max : TARGET_MAX;
+    if (target > max)
+        return NS_ERR_URI_TOO_LONG;
+    size_t head = strlen(rq->method) + target + 12; /* " HTTP/1.1" and CRLF */
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &head);
+    return head > st->srv->cfg.header_max ? NS_ERR_HEADERS_TOO_LARGE : NS_OK;
+}
+
 /* Checks the path and query text; records a 400 in st->early when they are malformed. */
 static void check_text(struct request_state *st)
 {
@@ -218,9 +383,9 @@ static bool media_type_is(const char *header, const char *type)
 
 /*
  * Everything decided from the request head, before any body arrives: the
- * route, the text checks, credentials, media type and declared size.
- * Returns true when the request must be refused at once (a body too large
- * to read).
+ * route, the rate limits, head size, text checks, credentials, media type
+ * and declared size. Returns true when the request must be refused at
+ * once, without reading its body.
  */
 static bool decide_head(struct request_state *st, struct MHD_Connection *conn)
 {
@@ -231,23 +396,33 @@ static bool decide_head(struct request_state *st, struct MHD_Connection *conn)
         st->early = NS_ERR_NOMEM;
         return false;
     }
-    check_text(st);
-    if (st->early)
-        return false;
     st->match = router_match(rq->method, rq->path, scratch, &st->route, rq->path_params,
                              st->allow, sizeof(st->allow));
     st->options = strcmp(rq->method, "OPTIONS") == 0 && st->match == ROUTE_NO_METHOD;
-    if (st->match != ROUTE_FOUND)
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    bool has_body = (length && strtoull(length, NULL, 10) > 0) ||
+                    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    if ((st->early_detail = framing_error(conn))) {
+        st->early = NS_ERR_BAD_REQUEST;
+        return true; /* never read a body whose length is in doubt: answer and close */
+    }
+    bool unmetered = st->match == ROUTE_FOUND && st->route->unmetered;
+    if (!unmetered && !take_tokens(st, auth)) {
+        st->early = NS_ERR_RATE_LIMITED;
+        atomic_fetch_add(&st->srv->ctx->metrics.rate_limited, 1);
+        return has_body;
+    }
+    if ((st->early = head_size_error(st, conn)))
+        return has_body;
+    check_text(st);
+    if (st->early || st->match != ROUTE_FOUND)
         return false;
     if (!rq->store) {
         st->early = NS_ERR_UNAVAILABLE;
         return false;
     }
     const struct route *route = st->route;
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    bool has_body = (length && strtoull(length, NULL, 10) > 0) ||
-                    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
     st->early = api_authorize(rq, auth, route->auth);
     if (st->early)
         return has_body; /* never read a body for a caller refused already: answer and close */
@@ -299,6 +474,12 @@ static const char *early_detail(enum ns_err err)
         return "send the body as application/json (application/x-ndjson for /v1/import)";
     case NS_ERR_TOO_LARGE:
         return "the request body is too large";
+    case NS_ERR_RATE_LIMITED:
+        return "too many requests from this client; retry after the seconds in Retry-After";
+    case NS_ERR_URI_TOO_LONG:
+        return "the request target (path and query) is too long";
+    case NS_ERR_HEADERS_TOO_LARGE:
+        return "the request headers are too large";
     default:
         return NULL;
     }
@@ -311,7 +492,7 @@ static void dispatch(struct request_state *st, struct resp *rs)
     if (st->early) {
         if (st->early == NS_ERR_BAD_PARAM)
             rq->n_query = 0; /* never echo bad bytes back in links */
-        resp_problem(rq, rs, st->early, early_detail(st->early),
+        resp_problem(rq, rs, st->early, st->early_detail ? st->early_detail : early_detail(st->early),
                      st->early == NS_ERR_BAD_PARAM ? &st->early_errors : NULL);
         /* a token was sent and refused: say so (RFC 6750), in place of the plain challenge */
         for (size_t i = 0; st->early == NS_ERR_UNAUTHORIZED && i < rs->n_headers; i++)
@@ -350,6 +531,10 @@ static void dispatch(struct request_state *st, struct resp *rs)
     st->route->handler(rq, rs);
     if (reading)
         store_rollback(rq->store); /* a read snapshot has nothing to keep */
+    int64_t hits = 0, misses = 0;
+    store_cache_stats_take(rq->store, &hits, &misses);
+    atomic_fetch_add(&rq->ctx->metrics.db_cache_hits, (unsigned long)hits);
+    atomic_fetch_add(&rq->ctx->metrics.db_cache_misses, (unsigned long)misses);
 }
 
 /* Sends rs, adding the headers every response carries. Takes rs->body. */
@@ -372,7 +557,8 @@ static void add_cors(const struct http_server *srv, struct MHD_Connection *conn,
         return;
     MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
     MHD_add_response_header(r, "Access-Control-Expose-Headers",
-                            "Link, ETag, X-Request-Id, Retry-After, Location, WWW-Authenticate");
+                            "Link, ETag, X-Request-Id, Retry-After, Location, WWW-Authenticate, "
+                            "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
     if (st->options) {
         char methods[160];
         snprintf(methods, sizeof(methods), "%s, OPTIONS", st->allow);
@@ -405,6 +591,44 @@ static bool maybe_gzip(struct MHD_Connection *conn, struct resp *rs, char etag[4
         memcpy(etag + n - 1, "-gz\"", 5);
     }
     return true;
+}
+
+/*
+ * Headers for a JSON API that no browser should render, frame, sniff or
+ * refer from; and a Server header without a version.
+ */
+static void add_security_headers(struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "Server", "newsstand");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+}
+
+static bool has_header(const struct resp *rs, const char *name)
+{
+    for (size_t i = 0; i < rs->n_headers; i++)
+        if (rs->headers[i].value && strcasecmp(rs->headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* RateLimit-Limit, -Remaining and -Reset; and Retry-After when the limiter refused. */
+static void add_rate_headers(struct MHD_Response *r, const struct ratelimit_verdict *v,
+                             const struct resp *rs)
+{
+    char n[16];
+    snprintf(n, sizeof(n), "%u", v->limit);
+    MHD_add_response_header(r, "RateLimit-Limit", n);
+    snprintf(n, sizeof(n), "%u", v->remaining);
+    MHD_add_response_header(r, "RateLimit-Remaining", n);
+    snprintf(n, sizeof(n), "%u", v->reset_s);
+    MHD_add_response_header(r, "RateLimit-Reset", n);
+    if (!v->allowed && !has_header(rs, "Retry-After")) {
+        snprintf(n, sizeof(n), "%u", v->retry_after);
+        MHD_add_response_header(r, "Retry-After", n);
+    }
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_server *srv,
@@ -441,8 +665,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_
         if (rs->headers[i].value)
             MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
     MHD_add_response_header(r, "X-Request-Id", rq->request_id);
-    MHD_add_response_header(r, "Server", "newsstand");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    add_security_headers(r);
+    if (st->metered)
+        add_rate_headers(r, &st->limit, rs);
     if (etag[0])
         MHD_add_response_header(r, "ETag", etag);
     /* an answer to a request with credentials may be about that caller: never shared */
@@ -485,6 +710,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&st->body);
         st->srv = srv;
         st->conn = conn;
+        headwatch_busy(srv->watch, watch_slot(conn));
         clock_gettime(CLOCK_MONOTONIC, &st->started);
         atomic_fetch_add(&srv->in_flight, 1);
         atomic_fetch_add(&srv->ctx->metrics.in_flight, 1);
@@ -500,6 +726,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             .ctx = srv->ctx,
         };
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, st);
+        st->client = client_address(srv, conn);
         /* whatever the answer, one to a request with credentials is that caller's alone */
         st->rq.authorized =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL;
@@ -531,9 +758,11 @@ static void access_log(const struct request_state *st, double ms)
     timefmt_format((int64_t)wall.tv_sec, when);
     /* the route template, never the raw path: no client text reaches the log unescaped */
     const char *route = st->route ? st->route->pattern : st->options ? "OPTIONS" : "-";
-    printf("{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"%s\",\"route\":\"%s\","
-           "\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f}\n",
-           when, st->rq.request_id, st->rq.method, route, st->status, st->bytes, ms);
+    char client[NETADDR_TEXT_MAX];
+    netaddr_format(&st->client, client);
+    printf("{\"time\":\"%s\",\"request_id\":\"%s\",\"client\":\"%s\",\"method\":\"%s\","
+           "\"route\":\"%s\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f}\n",
+           when, st->rq.request_id, client, st->rq.method, route, st->status, st->bytes, ms);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -541,7 +770,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *srv = cls;
     struct request_state *st = *con_cls;
-    (void)conn;
     (void)toe;
     if (!st)
         return;
@@ -562,6 +790,62 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(st);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
+    headwatch_waiting(srv->watch, watch_slot(conn));
+}
+
+/* Counts connections and puts each under the head watch while it is open. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&srv->ctx->metrics.connections, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int slot = ci ? headwatch_add(srv->watch, ci->connect_fd) : -1;
+        *socket_context = (void *)(intptr_t)(slot + 1);
+        return;
+    }
+    atomic_fetch_sub(&srv->ctx->metrics.connections, 1);
+    /* libmicrohttpd closes the socket after this returns: the watch lets go first */
+    headwatch_remove(srv->watch, (int)(intptr_t)*socket_context - 1);
+}
+
+/*
+ * Raises the open-file limit to fit the connection limit (up to the hard
+ * limit); returns the connections that fit, with a warning when fewer.
+ */
+static unsigned fit_connections(const struct http_config *cfg)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)cfg->max_connections + SPARE_FDS + 4 * (rlim_t)cfg->threads;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return cfg->max_connections;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return cfg->max_connections;
+    rlim_t spare = SPARE_FDS + 4 * (rlim_t)cfg->threads;
+    unsigned fit = rl.rlim_cur > spare + 16 ? (unsigned)(rl.rlim_cur - spare) : 16;
+    fprintf(stderr, "newsstand: the open-file limit (%llu) allows %u connections, not %u\n",
+            (unsigned long long)rl.rlim_cur, fit, cfg->max_connections);
+    return fit;
+}
+
+/* Parses the trusted proxies into srv; false (with a message) for a malformed one. */
+static bool load_trusted(struct http_server *srv, const char *const *proxies)
+{
+    for (const char *const *p = proxies; p && *p; p++) {
+        if (srv->n_trusted == TRUSTED_MAX || !netprefix_parse(*p, &srv->trusted[srv->n_trusted])) {
+            fprintf(stderr, "newsstand: cannot use trusted proxy %s\n", *p);
+            return false;
+        }
+        srv->n_trusted++;
+    }
+    return true;
 }
 
 /* Fills addr for cfg->bind; returns its length, or 0 when bind is no address literal. */
@@ -584,6 +868,14 @@ static socklen_t bind_address(const struct http_config *cfg, struct sockaddr_sto
         return sizeof(*v6);
     }
     return 0;
+}
+
+static void server_free(struct http_server *srv)
+{
+    headwatch_free(srv->watch);
+    ratelimit_free(srv->buckets);
+    pthread_key_delete(srv->store_key);
+    free(srv);
 }
 
 enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
@@ -612,17 +904,28 @@ enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
         free(srv);
         return NS_ERR_NOMEM;
     }
+    randombytes_buf(srv->bucket_key, sizeof(srv->bucket_key));
+    srv->buckets = ratelimit_new(BUCKET_SLOTS);
+    unsigned connections = fit_connections(cfg);
+    srv->watch = headwatch_new(connections, cfg->idle_timeout_s);
+    if (!srv->buckets || !srv->watch || !load_trusted(srv, cfg->trusted_proxies)) {
+        enum ns_err err = srv->buckets && srv->watch ? NS_ERR_INVALID : NS_ERR_NOMEM;
+        server_free(srv);
+        return err;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s, MHD_OPTION_STRICT_FOR_CLIENT,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_memory, MHD_OPTION_STRICT_FOR_CLIENT,
         1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         fprintf(stderr, "newsstand: cannot listen on %s port %u\n", cfg->bind, cfg->port);
-        pthread_key_delete(srv->store_key);
-        free(srv);
+        server_free(srv);
         return NS_ERR_IO;
     }
     *out = srv;
@@ -641,6 +944,5 @@ void http_stop(struct http_server *srv, unsigned timeout_ms)
          waited += 10)
         nanosleep(&tick, NULL);
     MHD_stop_daemon(srv->daemon);
-    pthread_key_delete(srv->store_key);
-    free(srv);
+    server_free(srv);
 }

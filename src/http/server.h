@@ -4,7 +4,9 @@
  * It owns the libmicrohttpd daemon, a database connection per worker
  * thread, per-request state and body limits; it turns each request into a
  * struct req for the route's handler and sends back the struct resp, adding
- * the headers every response carries (request id, ETag, caching).
+ * the headers every response carries (request id, ETag, caching, rate
+ * limits, security headers). It enforces the connection, size and rate
+ * limits of struct http_config.
  */
 #ifndef NS_HTTP_SERVER_H
 #define NS_HTTP_SERVER_H
@@ -14,14 +16,22 @@
 
 #include "api/api.h"
 #include "core/err.h"
+#include "domain/ratelimit.h"
 
 struct http_config {
     const char *bind; /* an IPv4 or IPv6 address literal */
     uint16_t port;
     unsigned threads;
     const char *db_path;
-    size_t body_max;
-    unsigned connection_timeout_s;
+    size_t body_max;          /* largest buffered request body */
+    size_t header_max;        /* largest request head: request line and headers */
+    size_t connection_memory; /* libmicrohttpd's memory pool per connection */
+    unsigned idle_timeout_s;
+    unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0: no limit */
+    struct ratelimit_policy client_limit; /* per client address (rate 0: off) */
+    struct ratelimit_policy key_limit;    /* per API key or session token */
+    const char *const *trusted_proxies; /* "ADDR" or "ADDR/BITS"; NULL-terminated */
     const char *const *cors_origins; /* allowed browser origins ("*": any); NULL-terminated */
 };
 

@@ -9,8 +9,10 @@
 #include "core/buf.h"
 #include "store/search.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void store_global_init(void)
 {
@@ -271,4 +273,33 @@ enum ns_err store_backup(struct store *st, const char *dest)
     }
     sqlite3_close_v2(out);
     return rc == SQLITE_OK ? NS_OK : store_err(rc);
+}
+
+enum ns_err store_size(struct store *st, int64_t *db_bytes, int64_t *wal_bytes)
+{
+    *db_bytes = *wal_bytes = 0;
+    PREPARE(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *db_bytes = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return store_err(rc);
+    const char *path = sqlite3_db_filename(st->db, "main");
+    char wal[4096];
+    struct stat sb;
+    if (path && snprintf(wal, sizeof(wal), "%s-wal", path) < (int)sizeof(wal) &&
+        stat(wal, &sb) == 0)
+        *wal_bytes = (int64_t)sb.st_size;
+    return NS_OK;
+}
+
+void store_cache_stats_take(struct store *st, int64_t *hits, int64_t *misses)
+{
+    int cur = 0, high = 0;
+    sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_HIT, &cur, &high, 1);
+    *hits = cur;
+    cur = 0;
+    sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_MISS, &cur, &high, 1);
+    *misses = cur;
 }

@@ -271,6 +271,12 @@ enum ns_err store_search_check(struct store *st);
 /* The number of stored articles. */
 enum ns_err store_article_total(struct store *st, int64_t *total);
 
+/* Bytes in the database file and in its write-ahead log (0 when there is none). */
+enum ns_err store_size(struct store *st, int64_t *db_bytes, int64_t *wal_bytes);
+
+/* This connection's page-cache hits and misses since the last call, which resets them. */
+void store_cache_stats_take(struct store *st, int64_t *hits, int64_t *misses);
+
 /* Finds one article, with its blocks and every linked entity, by id (when id > 0) or slug. */
 enum ns_err store_article_get(struct store *st, struct arena *a, int64_t id, const char *slug,
                               struct article_row *out);

@@ -20,6 +20,8 @@ import tempfile
 import time
 import urllib.parse
 
+import harness  # noqa: F401 - importing it sets the environment servers start with
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "accounts_articles.ndjson")
 SECRET = "Quillmarrow"  # only after the preview blocks of the premium fixtures

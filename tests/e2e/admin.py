@@ -46,6 +46,7 @@ import threading
 import time
 import urllib.parse
 from harness import (
+    server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
     error_fields, names_field, run_one, short,
 )
@@ -241,7 +242,7 @@ class Ctx:
         self.bin = args.bin
         self.tmp = tempfile.mkdtemp(prefix="newsstand-admin-")
         self.db = os.path.join(self.tmp, "db.sqlite")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+        self.env = server_env()
         self.proc = self.port = self.client = None
         self.server_err = os.path.join(self.tmp, "server.stderr")
         self.cli_stderr = []

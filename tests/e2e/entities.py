@@ -51,6 +51,7 @@ import urllib.parse
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from harness import (
+    server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time, fmt_time, reported_lines,
 )
@@ -512,7 +513,7 @@ class Ctx:
         self.bin = args.bin
         self.tmp = tempfile.mkdtemp(prefix="newsstand-entities-")
         self.db = os.path.join(self.tmp, "db")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+        self.env = server_env()
         self.proc = self.port = self.client = None
         self.server_err = os.path.join(self.tmp, "server.stderr")
         self.cli_stderr = []

@@ -8,6 +8,7 @@ A suite imports what it uses; it runs in its own process, so the registry
 
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -18,6 +19,20 @@ import urllib.parse
 from datetime import datetime, timezone
 
 HOST = "127.0.0.1"
+
+# These suites test what the API does, not how the rate limiter paces it
+# (httpbehaviour.py does): servers they start run without the per-client
+# limits unless a test asks for them with flags, which win over these.
+SERVER_DEFAULTS = {"NEWSSTAND_RATE_LIMIT": "0", "NEWSSTAND_KEY_RATE_LIMIT": "0"}
+for _k, _v in SERVER_DEFAULTS.items():
+    os.environ.setdefault(_k, _v)
+
+
+def server_env():
+    """The environment for the binary: none of the caller's NEWSSTAND_ settings but the suites' defaults."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+    env.update(SERVER_DEFAULTS)
+    return env
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 
 # (name, function, phase) in the order the suite defines them.

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+import harness  # noqa: F401 - importing it sets the environment servers start with
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "articles.ndjson")
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
@@ -58,9 +60,9 @@ class Server:
                 time.sleep(0.05)
         raise Failed("server did not start")
 
-    def call(self, method, path, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request(method, path, headers=headers or {})
+    def call(self, method, path, headers=None, source="127.0.0.1", body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10, source_address=(source, 0))
+        c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
         body = r.read()
         hdrs = {k.lower(): v for k, v in r.getheaders()}
@@ -162,8 +164,9 @@ def test_access_log_one_json_line_per_request(ctx):
                                ("log-check-3", "-", 404)):
         line = by_id.get(rid)
         check(line is not None, f"no access-log line for {rid}")
-        check(set(line) == {"time", "request_id", "method", "route", "status", "bytes", "duration_ms"},
-              f"fields {sorted(line)}")
+        check(set(line) == {"time", "request_id", "client", "method", "route", "status", "bytes",
+                            "duration_ms"}, f"fields {sorted(line)}")
+        check(line["client"] == "127.0.0.1", f"{rid}: client {line.get('client')}")
         check(line["route"] == route and line["status"] == status and line["method"] == "GET", f"{rid}: {line}")
         check(line["duration_ms"] >= 0 and line["time"].endswith("Z"), f"{rid}: {line}")
     check(by_id["log-check-1"]["bytes"] == int(h["content-length"]), "bytes is the body length sent")
@@ -192,6 +195,251 @@ def test_metrics_move(ctx):
     check(after[count] >= before[count] + 3, "the latency histogram counts requests")
     check(after['newsstand_request_duration_seconds_bucket{le="+Inf"}'] == after[count], "+Inf bucket = count")
     check(after["newsstand_articles"] > 0 and "newsstand_requests_in_flight" in after, "gauges present")
+    check(after["newsstand_connections"] >= 1, "the scrape's own connection is open")
+    check(after["newsstand_db_bytes"] > 0 and "newsstand_db_wal_bytes" in after, "database size")
+    check(after["newsstand_db_cache_hits_total"] + after["newsstand_db_cache_misses_total"] >
+          before["newsstand_db_cache_hits_total"] + before["newsstand_db_cache_misses_total"],
+          "the database cache figures move with reads")
+
+
+def scrape_value(s, name):
+    st, _, body = s.call("GET", "/metrics")
+    check(st == 200, f"/metrics {st}")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise Failed(f"{name} not in /metrics")
+
+
+@test
+def test_rate_limit_429_then_recovers(ctx):
+    s = ctx.start("--rate-limit", "2", "--rate-burst", "3")
+    seen = []
+    for i in range(3):
+        st, h, _ = s.call("GET", "/v1/articles?limit=1")
+        seen.append((st, h.get("ratelimit-limit"), h.get("ratelimit-remaining")))
+    check(seen == [(200, "3", "2"), (200, "3", "1"), (200, "3", "0")], f"the burst: {seen}")
+    before = scrape_value(s, "newsstand_rate_limited_total")
+    st, h, body = s.call("GET", "/v1/articles?limit=1")
+    check(st == 429, f"past the burst: {st}")
+    problem = json.loads(body)
+    check(h.get("content-type") == "application/problem+json" and problem["status"] == 429 and
+          problem["request_id"] == h.get("x-request-id"), f"429 problem: {h} {problem}")
+    retry = int(h.get("retry-after", "0"))
+    check(retry >= 1 and h.get("ratelimit-remaining") == "0" and int(h.get("ratelimit-reset", "0")) >= 1,
+          f"429 headers: {h}")
+    check(h.get("cache-control") == "no-store", "a 429 is not cached")
+    # health, readiness and metrics stay answerable for the operator
+    for path in ("/healthz", "/readyz", "/metrics"):
+        st, h, _ = s.call("GET", path)
+        check(st == 200 and "ratelimit-limit" not in h, f"{path} while limited: {st}")
+    check(scrape_value(s, "newsstand_rate_limited_total") == before + 1, "refusals are counted")
+    # another address has its own bucket
+    st, _, _ = s.call("GET", "/v1/articles?limit=1", source="127.0.0.2")
+    check(st == 200, f"a second client address: {st}")
+    time.sleep(retry + 0.1)
+    st, _, _ = s.call("GET", "/v1/articles?limit=1")
+    check(st == 200, f"after Retry-After: {st}")
+
+
+@test
+def test_rate_limit_refuses_a_body_without_reading_it(ctx):
+    s = ctx.start("--rate-limit", "1", "--rate-burst", "1")
+    s.call("GET", "/v1/articles?limit=1")
+    data, closed = raw_exchange(s.port, b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                        b"application/json\r\nContent-Length: 100000\r\n\r\n{")
+    check(data.startswith(b"HTTP/1.1 429") and b"connection: close" in data.lower() and closed,
+          f"refused at the head and closed: {data[:160]!r}")
+
+
+@test
+def test_key_rate_limit_shared_across_addresses(ctx):
+    s = ctx.start("--rate-limit", "0", "--key-rate-limit", "1", "--key-rate-burst", "2")
+    token = {"Authorization": "Bearer made-up-token-1"}
+    got = [s.call("GET", "/v1/me", token)[0] for _ in range(2)]
+    check(got == [401, 401], f"under the key's burst: {got}")
+    st, h, _ = s.call("GET", "/v1/me", token, source="127.0.0.3")
+    check(st == 429 and h.get("ratelimit-limit") == "2", f"same credential, other address: {st} {h}")
+    st, _, _ = s.call("GET", "/v1/me", {"Authorization": "Bearer made-up-token-2"})
+    check(st == 401, f"another credential has its own bucket: {st}")
+
+
+@test
+def test_made_up_credentials_do_not_escape_the_address_limit(ctx):
+    s = ctx.start("--rate-limit", "1", "--rate-burst", "3")
+    got = [s.call("GET", "/v1/articles?limit=1", {"Authorization": f"Bearer invented-{i}"})[0]
+           for i in range(4)]
+    check(429 not in got[:3] and got[3] == 429, f"a fresh token per request: {got}")
+
+
+@test
+def test_forwarded_for_only_from_trusted_proxies(ctx):
+    untrusted = ctx.start("--rate-limit", "1", "--rate-burst", "1")
+    got = [untrusted.call("GET", "/v1/articles?limit=1", {"X-Forwarded-For": f"198.51.100.{i}"})[0]
+           for i in range(2)]
+    check(got == [200, 429], f"a client cannot pick its address: {got}")
+    proxied = ctx.start("--rate-limit", "1", "--rate-burst", "1", "--trusted-proxy", "127.0.0.0/8")
+    got = [proxied.call("GET", "/v1/articles?limit=1", {"X-Forwarded-For": f"198.51.100.{i}"})[0]
+           for i in range(2)]
+    check(got == [200, 200], f"behind a trusted proxy each client has its bucket: {got}")
+    st, _, _ = proxied.call("GET", "/v1/articles?limit=1", {"X-Forwarded-For": "198.51.100.0"})
+    check(st == 429, f"the same forwarded client again: {st}")
+    time.sleep(0.3)
+    proxied.out.seek(0)
+    clients = [json.loads(l)["client"] for l in proxied.out.read().splitlines() if l.strip()]
+    check("198.51.100.1" in clients, f"the access log names the forwarded client: {clients}")
+
+
+@test
+def test_security_headers_on_every_response(ctx):
+    s = ctx.cors
+    _, h200, _ = s.call("GET", "/v1/articles?limit=1")
+    answers = [("200", h200), ("404", s.call("GET", "/nowhere")[1]),
+               ("405", s.call("DELETE", "/v1/topics")[1]),
+               ("304", s.call("GET", "/v1/articles?limit=1", {"If-None-Match": h200["etag"]})[1]),
+               ("OPTIONS", s.call("OPTIONS", "/v1/articles", {"Origin": ALLOWED})[1])]
+    for what, h in answers:
+        check(h.get("x-content-type-options") == "nosniff" and h.get("x-frame-options") == "DENY" and
+              h.get("referrer-policy") == "no-referrer" and
+              "default-src 'none'" in h.get("content-security-policy", "") and
+              h.get("server") == "newsstand", f"{what}: {h}")
+    _, h, _ = s.call("GET", "/v1/articles?limit=1", {"Origin": ALLOWED})
+    exposed = [x.strip().lower() for x in h.get("access-control-expose-headers", "").split(",")]
+    for name in ("link", "etag", "x-request-id", "retry-after", "ratelimit-limit", "ratelimit-remaining",
+                 "ratelimit-reset"):
+        check(name in exposed, f"{name} not exposed: {exposed}")
+
+
+@test
+def test_head_and_target_size_limits(ctx):
+    s = ctx.start("--header-max", "4096", "--connection-memory", "16384")
+    st, h, body = s.call("GET", "/v1/articles?limit=1", {"X-Filler": "a" * 5000, "X-Request-Id": "big-head"})
+    check(st == 431 and json.loads(body)["status"] == 431 and h.get("x-request-id") == "big-head",
+          f"headers over --header-max: {st} {body[:120]!r}")
+    st, h, body = s.call("GET", "/v1/articles?q=" + "a" * 5000)
+    check(st == 414 and json.loads(body)["status"] == 414, f"a target over the limit: {st}")
+    st, _, _ = s.call("GET", "/v1/articles?limit=1", {"X-Filler": "a" * 3000})
+    check(st == 200, f"a head under the limit: {st}")
+    # a head too big for the connection's memory is refused by the HTTP parser itself
+    try:
+        st, _, _ = s.call("GET", "/v1/articles", {"X-Filler": "a" * 40000})
+        check(st in (400, 413, 414, 431), f"a head beyond the connection memory: {st}")
+    except (ConnectionError, http.client.RemoteDisconnected):
+        pass
+    check(s.call("GET", "/healthz")[0] == 200, "still serving")
+
+
+@test
+def test_a_trickled_head_is_cut_off(ctx):
+    s = ctx.start("--idle-timeout", "2")
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    t0, closed_at = time.time(), None
+    while time.time() - t0 < 8:  # a byte every 0.3 s: never idle, never done
+        try:
+            sock.sendall(b"a")
+            sock.settimeout(0.3)
+            if sock.recv(4096) == b"":
+                closed_at = time.time() - t0
+                break
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            closed_at = time.time() - t0
+            break
+    sock.close()
+    check(closed_at is not None and 1.5 <= closed_at < 5,
+          f"a head trickled for 8 s was not cut off near --idle-timeout 2 (closed at {closed_at})")
+    check(s.call("GET", "/healthz")[0] == 200, "others are served")
+
+
+def raw_exchange(port, request):
+    """Sends raw bytes, reads until the server closes (or 8 s of quiet); returns (bytes, closed)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=8)
+    sock.sendall(request)
+    data, closed = b"", False
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        closed = isinstance(sys.exc_info()[1], ConnectionResetError)
+    sock.close()
+    return data, closed
+
+
+@test
+def test_ambiguous_framing_is_refused_and_closed(ctx):
+    post = b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    vectors = {
+        "two Content-Lengths": post + b"Content-Length: 2\r\nContent-Length: 5\r\n\r\n{}" + smuggled,
+        "Content-Length and Transfer-Encoding": post + b"Content-Length: 4\r\nTransfer-Encoding: chunked"
+                                                        b"\r\n\r\n0\r\n\r\n" + smuggled,
+        "an unknown transfer coding": post + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + smuggled,
+        "bad chunk size": post + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n" + smuggled,
+        "a control byte in a header name": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A\x01b: 1\r\n\r\n" + smuggled,
+        "a control byte in a header value": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n" + smuggled,
+    }
+    for what, request in vectors.items():
+        data, closed = raw_exchange(ctx.plain.port, request)
+        statuses = [line for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+        check(statuses == [b"HTTP/1.1 400 Bad Request"], f"{what}: answers {statuses}")
+        check(closed, f"{what}: the connection stays open")
+    # chunked alone is fine
+    data, _ = raw_exchange(ctx.plain.port, post + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                           b"2\r\n{}\r\n0\r\n\r\n")
+    check(data.startswith(b"HTTP/1.1 422"), f"a chunked body is read: {data[:40]!r}")
+
+
+@test
+def test_body_limit(ctx):
+    s = ctx.start("--body-max", "2048")
+    body = json.dumps({"email": "x@example.org", "password": "p" * 3000, "name": "X"}).encode()
+    st, h, resp = s.call("POST", "/v1/users", {"Content-Type": "application/json"}, body=body)
+    check(st == 413 and json.loads(resp)["status"] == 413, f"a body over --body-max: {st}")
+
+
+@test
+def test_connection_limits(ctx):
+    s = ctx.start("--max-connections-per-ip", "2", "--max-connections", "3")
+    def served(conn):
+        try:
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            r.read()
+            return r.status == 200
+        except (ConnectionError, http.client.RemoteDisconnected, OSError):
+            return False
+    time.sleep(0.5)  # the start-up probe's closed connection is let go of
+    held = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=5) for _ in range(2)]
+    check(all(served(c) for c in held), "two keep-alive connections from one address")
+    third = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
+    check(not served(third), "a third connection from the same address is refused")
+    other = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5, source_address=("127.0.0.5", 0))
+    check(served(other), "another address still gets in")
+    fourth = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5, source_address=("127.0.0.6", 0))
+    check(not served(fourth), "past --max-connections nobody gets in")
+    for c in held + [third, other, fourth]:
+        c.close()
+    time.sleep(0.3)
+    fresh = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
+    check(served(fresh), "closed connections free their places")
+    fresh.close()
+
+
+@test
+def test_idle_connections_are_closed(ctx):
+    s = ctx.start("--idle-timeout", "1")
+    t0 = time.time()
+    data, closed = raw_exchange(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    took = time.time() - t0
+    check(closed, "the idle connection was closed")
+    check(data.startswith(b"HTTP/1.1 200"), f"answered first: {data[:60]!r}")
+    check(took < 5, f"an idle keep-alive connection stayed open {took:.1f} s with --idle-timeout 1")
 
 
 @test
@@ -216,13 +464,18 @@ def main():
             pass
         ctx = Ctx()
         servers = []
+
+        def start(*server_args):
+            servers.append(Server(binary, db, tmp, server_args))
+            return servers[-1]
+        ctx.start = start
         try:
             if r.returncode != 0:
                 raise Failed(f"import: {r.stderr}")
             ctx.cors = Server(binary, db, tmp, ("--cors-origin", ALLOWED, "--cors-origin", "https://other.example"))
             ctx.plain = Server(binary, db, tmp)
             ctx.star = Server(binary, db, tmp, ("--cors-origin", "*"))
-            servers = [ctx.cors, ctx.plain, ctx.star]
+            servers += [ctx.cors, ctx.plain, ctx.star]
             tests = TESTS
         except Failed as e:
             print(f"FAIL setup: {e}")

@@ -13,6 +13,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import harness  # noqa: F401 - importing it sets the environment servers start with
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "articles.ndjson")
@@ -331,7 +334,7 @@ def hammer(port, stop_at, results, lock):
 def graceful_stop(env, sig):
     db = env.db()
     check(env.run("import", FIXTURE, "--db", db).returncode == 0, "import")
-    s = Server(env, db)
+    s = Server(env, db, args=("--rate-limit", "0"))  # eight hammering threads, one address
     check(s.wait_ready(), "server did not start")
     results, lock = [], threading.Lock()
     stop_at = time.time() + 2.0
@@ -364,6 +367,102 @@ def test_sigterm_drains_without_cutting_responses(env):
 @test
 def test_sigint_stops_gracefully(env):
     graceful_stop(env, signal.SIGINT)
+
+
+def get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def half_sent_signup(port):
+    """A POST /v1/users whose head and half its body are sent; returns (socket, rest)."""
+    body = json.dumps({"email": f"drain-{time.time_ns()}@example.org",
+                       "password": "correct horse battery staple", "name": "Drain"}).encode()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:10])
+    return sock, body[10:]
+
+
+def read_response(sock):
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"content-length: *(\d+)", head, re.I)
+            if m and len(rest) >= int(m.group(1)):
+                return data
+
+
+@test
+def test_drain_grace_readyz_503_while_still_serving(env):
+    db = env.db()
+    check(env.run("import", FIXTURE, "--db", db).returncode == 0, "import")
+    s = Server(env, db, args=("--drain-grace", "2"))
+    check(s.wait_ready(), "server did not start")
+    sock, rest = half_sent_signup(s.port)  # a request in flight across the whole stop
+    check(get(s.port, "/readyz")[0] == 200, "ready before the signal")
+    t0 = time.time()
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    status, headers, body = get(s.port, "/readyz")
+    check(status == 503, f"/readyz while draining: {status}")
+    check(headers.get("content-type") == "application/problem+json", f"503 type: {headers}")
+    check(headers.get("retry-after", "").isdigit(), f"503 without Retry-After: {headers}")
+    status, _, body = get(s.port, "/v1/articles?limit=1")
+    check(status == 200 and json.loads(body)["data"], f"reads still served in the grace: {status}")
+    sock.sendall(rest)
+    answer = read_response(sock)
+    sock.close()
+    check(answer.startswith(b"HTTP/1.1 201"), f"in-flight sign-up lost: {answer[:200]!r}")
+    try:
+        s.proc.wait(timeout=12)  # no second signal: that would cut the grace short
+    except subprocess.TimeoutExpired:
+        pass
+    took = time.time() - t0
+    code, err = s.stop()
+    check(code == 0, f"exit {code}: {err[-300:]}")
+    check(1.8 <= took < 12, f"stopped {took:.1f} s after SIGTERM with a 2 s grace")
+    try:
+        get(s.port, "/readyz")
+        check(False, "still answering after exit")
+    except OSError:
+        pass
+    no_sanitizer_report(err)
+
+
+@test
+def test_sigterm_waits_for_a_request_still_uploading(env):
+    db = env.db()
+    s = Server(env, db)
+    check(s.wait_ready(), "server did not start")
+    sock, rest = half_sent_signup(s.port)
+    time.sleep(0.2)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    check(s.proc.poll() is None, "exited with a request in flight")
+    try:
+        get(s.port, "/readyz")
+        check(False, "a new connection was served after SIGTERM (no grace)")
+    except OSError:
+        pass
+    sock.sendall(rest)
+    answer = read_response(sock)
+    sock.close()
+    check(answer.startswith(b"HTTP/1.1 201"), f"in-flight sign-up lost: {answer[:200]!r}")
+    check(b"connection: close" in answer.lower(), "a draining answer closes its connection")
+    code, err = s.stop()
+    check(code == 0, f"exit {code}: {err[-300:]}")
+    no_sanitizer_report(err)
 
 
 @test

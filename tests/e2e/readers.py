@@ -58,6 +58,7 @@ import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from harness import (
+    server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
     error_fields, names_field, run_one, short,
 )
@@ -334,7 +335,7 @@ class Ctx:
         self.bin = args.bin
         self.tmp = tempfile.mkdtemp(prefix="newsstand-readers-")
         self.db = os.path.join(self.tmp, "db.sqlite")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+        self.env = server_env()
         self.proc = self.port = self.client = None
         self.server_err = os.path.join(self.tmp, "server.stderr")
         self.server_out = os.path.join(self.tmp, "server.stdout")

@@ -44,6 +44,7 @@ import unicodedata
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from harness import (
+    server_env,
     TESTS, register_shutdown_tests, TestFailure, test, free_port, parse_time, fmt_time,
     reported_lines,
 )
@@ -493,7 +494,7 @@ class Ctx:
         self.bin = args.bin
         self.tmp = tempfile.mkdtemp(prefix="newsstand-e2e-")
         self.db = os.path.join(self.tmp, "db")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+        self.env = server_env()
         self.model = Model()
         self.proc = None
         self.port = None

@@ -49,6 +49,7 @@ import unicodedata
 import urllib.parse
 from datetime import datetime, timezone
 from harness import (
+    server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time,
 )
@@ -253,7 +254,7 @@ class Ctx:
         self.bin = args.bin
         self.tmp = tempfile.mkdtemp(prefix="newsstand-search-")
         self.db = os.path.join(self.tmp, "db")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTAND_")}
+        self.env = server_env()
         self.proc = self.port = self.client = None
         self.server_err = os.path.join(self.tmp, "server.stderr")
         self.cli_stderr = []
