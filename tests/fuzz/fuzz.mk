@@ -10,7 +10,7 @@
 # The harnesses are built with clang (libFuzzer, ASan, UBSan); `make test` replays
 # the corpora with gcc builds of the same harnesses (replay_NAME), so it needs no clang.
 
-FUZZ_NAMES   := article bodies params cursor search auth request
+FUZZ_NAMES   := article bodies params cursor search auth netaddr request
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 20
 FUZZ_DEB_PKGS := clang libclang-rt-dev valgrind
