@@ -5,8 +5,9 @@
 #                   serve on :8080
 #   make test       unit + end-to-end tests, plain and under ASan/UBSan, and the OpenAPI
 #                   document checked by a linter and, through a validating proxy,
-#                   against the server (tests/openapi)
-#   make check-hard make test, then the long runs: crash loops and faults (tests/hard)
+#                   against the server (tests/openapi), and the fuzz corpora replayed
+#   make check-hard make test, then the long runs: crash loops and faults (tests/hard),
+#                   fuzzing (10 min a harness) and valgrind (tests/fuzz/fuzz.mk)
 #   make bench      benchmarks (bench/README.md)
 #   make clean
 #
@@ -58,7 +59,7 @@ define flavour
 build/$(1)/%.o: %.c | $(GEN_SRCS)
 	@mkdir -p $$(dir $$@)
 	@echo "CC [$(1)] $$<"
-	@$$(CC) $$($(2)) -c $$< -o $$@
+	@$$($(3)) $$($(2)) -c $$< -o $$@
 
 build/$(1)/libnewsstand.a: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRCS) $$(GEN_SRCS))
 	@echo "AR [$(1)] $$@"
@@ -66,14 +67,14 @@ build/$(1)/libnewsstand.a: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRCS) $$(GEN_SR
 
 build/$(1)/newsstand: build/$(1)/server/main.o build/$(1)/libnewsstand.a
 	@echo "LD [$(1)] $$@"
-	@$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS)
+	@$$($(3)) $$($(2)) -o $$@ $$^ $$(LIBS)
 
 build/$(1)/tests/unit/%: build/$(1)/tests/unit/%.o build/$(1)/libnewsstand.a
 	@echo "LD [$(1)] $$@"
-	@$$(CC) $$($(2)) -o $$@ $$^ $$(LIBS) -lcmocka
+	@$$($(3)) $$($(2)) -o $$@ $$^ $$(LIBS) -lcmocka
 endef
-$(eval $(call flavour,release,RELEASE_CFLAGS))
-$(eval $(call flavour,asan,ASAN_CFLAGS))
+$(eval $(call flavour,release,RELEASE_CFLAGS,CC))
+$(eval $(call flavour,asan,ASAN_CFLAGS,CC))
 
 newsstand: build/release/newsstand
 	cp $< $@.tmp && mv -f $@.tmp $@
@@ -85,7 +86,19 @@ UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS)
 # the allocation-failure test counts (and fails) every allocation newsstand's own code makes
 build/asan/tests/unit/test_alloc_fail: LIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
-# --- install what a fresh Debian 12 machine lacks (as root, or with sudo)
+# --- install what of the packages $(1) a fresh Debian 12 machine lacks (as root, or with sudo)
+define apt_install
+	@missing=""; for p in $(1); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+endef
+
+include tests/fuzz/fuzz.mk
+
 deps:
 	sh docker/build.sh --deps-only $(TEST_PKGS)
 
@@ -120,8 +133,8 @@ run: deps
 # (docker/build.sh installs what is missing and builds ./newsstand exactly as the image does)
 test: test-deps
 	sh docker/build.sh $(TEST_PKGS)
-	$(MAKE) build/asan/newsstand $(UNIT_BINS_ASAN)
-	sh tests/run.sh $(UNIT_BINS_ASAN)
+	$(MAKE) build/asan/newsstand $(UNIT_BINS_ASAN) $(FUZZ_REPLAY_BINS)
+	sh tests/run.sh $(UNIT_BINS_ASAN) $(FUZZ_REPLAY_BINS)
 
 # --- the long runs: hundreds of SIGKILLs, faults again and again (tests/hard/crash_loop.sh)
 .PHONY: check-hard crash-loop

@@ -1,6 +1,8 @@
 #!/bin/sh
 # run.sh UNIT_TEST_BINARY... - the whole suite, as `make test` runs it:
-#   1. the C unit tests (built with ASan/UBSan), each a cmocka program;
+#   1. the C unit tests (built with ASan/UBSan), each a cmocka program, and
+#      the fuzz corpus replays (tests/fuzz/replay.c: every file of
+#      tests/fuzz/corpus/NAME through harness NAME, counted like a unit test);
 #   2. the end-to-end suites (tests/e2e/run.py: the HTTP API; lifecycle.py:
 #      command line, migrations, graceful stop; entities.py: linking, entities
 #      and topics; demo.py: the demo corpus make run serves; search.py: q;

@@ -1,5 +1,5 @@
 /*
- * text.c - UTF-8 validation for text taken from requests.
+ * text.c - checks on text taken from requests: clean UTF-8, base64url.
  */
 #include "core/text.h"
 
@@ -40,5 +40,14 @@ bool text_is_clean_utf8(const char *s)
             return false;
         p += n + 1;
     }
+    return true;
+}
+
+bool text_is_base64url(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_'))
+            return false;
     return true;
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/text.h"
+
 enum { SECRET_BYTES = 32 };
 
 static void hash_secret(const char *secret, unsigned char out[APIKEY_HASH_LEN])
@@ -49,10 +51,8 @@ bool apikey_parse(const char *text, struct apikey *key)
     }
     key->id[APIKEY_ID_LEN] = '\0';
     const char *secret = text + 3 + APIKEY_ID_LEN + 1;
-    for (const char *c = secret; *c; c++)
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-              *c == '-' || *c == '_'))
-            return false;
+    if (!text_is_base64url(secret))
+        return false;
     hash_secret(secret, key->hash);
     return true;
 }
@@ -88,12 +88,9 @@ void session_token_generate(char text[SESSION_TOKEN_MAX],
 
 bool session_token_parse(const char *text, unsigned char hash[SESSION_TOKEN_HASH_LEN])
 {
-    if (strlen(text) != SESSION_TOKEN_MAX - 1 || strncmp(text, "nss_", 4) != 0)
+    if (strlen(text) != SESSION_TOKEN_MAX - 1 || strncmp(text, "nss_", 4) != 0 ||
+        !text_is_base64url(text + 4))
         return false;
-    for (const char *c = text + 4; *c; c++)
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-              *c == '-' || *c == '_'))
-            return false;
     crypto_generichash(hash, SESSION_TOKEN_HASH_LEN, (const unsigned char *)text, strlen(text),
                        NULL, 0);
     return true;

@@ -9,6 +9,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "core/text.h"
+
 enum { CURSOR_VERSION = 2, TAG_LEN = 16, FIXED_LEN = 1 + 8 + 8 + 8 + 2 };
 #define RAW_MAX (FIXED_LEN + CURSOR_SKEY_MAX + TAG_LEN)
 
@@ -60,7 +62,9 @@ enum cursor_status cursor_decode(const char *text, const unsigned char key[CURSO
 {
     unsigned char raw[RAW_MAX], tag[TAG_LEN];
     size_t len = 0;
-    if (strlen(text) >= CURSOR_TEXT_MAX ||
+    /* checked first: libsodium 1.0.18 reads some bytes >= 0x80 as '-' or '_', which would
+     * let other spellings of a cursor open as that cursor */
+    if (strlen(text) >= CURSOR_TEXT_MAX || !text_is_base64url(text) ||
         sodium_base642bin(raw, sizeof(raw), text, strlen(text), NULL, &len, NULL,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
         return CURSOR_GARBLED;

@@ -79,7 +79,10 @@ bool slug_make(const char *text, const char *fallback, char out[SLUG_BUF])
     if (len == 0) {
         snprintf(out, SLUG_BUF, "%s", fallback);
     } else if (all_digits(out)) {
-        memmove(out + 2, out, len + 1); /* len <= SLUG_MAX leaves room in SLUG_BUF */
+        /* the prefix must fit in SLUG_MAX too, or the slug would not be its own slug */
+        len = len > SLUG_MAX - 2 ? SLUG_MAX - 2 : len;
+        out[len] = '\0';
+        memmove(out + 2, out, len + 1);
         out[0] = 'n';
         out[1] = '-';
     }

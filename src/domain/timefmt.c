@@ -102,7 +102,11 @@ bool timefmt_parse(const char *s, int64_t *out)
         return false;
     if (sec == 60)
         sec = 59; /* a leap second is kept within its minute */
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    /* the offset may carry the instant out of years 1..9999, which timefmt_format cannot write */
+    if (t < days_from_civil(1, 1, 1) * 86400 || t >= days_from_civil(10000, 1, 1) * 86400)
+        return false;
+    *out = t;
     return true;
 }
 

@@ -15,7 +15,8 @@
 /*
  * Parses an RFC 3339 date-time ("2023-02-22T14:05:00Z", "...+01:00",
  * fractional seconds allowed and dropped). Returns false and leaves *out
- * untouched when s is not one, or when the year is outside 1..9999.
+ * untouched when s is not one, or when the instant (in UTC, after the
+ * offset) is outside the years 1..9999.
  */
 bool timefmt_parse(const char *s, int64_t *out);
 

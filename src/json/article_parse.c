@@ -220,7 +220,15 @@ static void parse_body(struct field_ctx *c, json_t *root, struct article_write *
             field_errors_nomem(c->fe, "body_text");
         if (n > BLOCKS_MAX)
             field_errors_add(c->fe, "body_text", "must have at most %d paragraphs", BLOCKS_MAX);
-        if (n > 0 && n <= BLOCKS_MAX) {
+        bool fits = n > 0 && n <= BLOCKS_MAX;
+        /* each paragraph becomes a block: it keeps the limit a block's text has */
+        for (long i = 0; fits && i < n; i++) {
+            fits = fields_chars(made[i].text) <= TEXT_MAX;
+            if (!fits)
+                field_errors_add(c->fe, "body_text", "paragraph %ld is longer than %d characters",
+                                 i + 1, TEXT_MAX);
+        }
+        if (fits) {
             w->blocks = made;
             w->n_blocks = (size_t)n;
         }

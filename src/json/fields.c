@@ -56,8 +56,7 @@ static bool blank(const char *s)
     return true;
 }
 
-/* Code points in valid UTF-8 (jansson has checked it): bytes that start a character. */
-static size_t chars_in(const char *s)
+size_t fields_chars(const char *s)
 {
     size_t n = 0;
     for (; *s; s++)
@@ -91,7 +90,7 @@ const char *fields_string(struct field_ctx *c, json_t *obj, const char *key, con
             field_errors_add(c->fe, field, "must not be empty (leave it out instead)");
         return NULL;
     }
-    if (chars_in(s) > max) {
+    if (fields_chars(s) > max) {
         field_errors_add(c->fe, field, "must be at most %zu characters", max);
         return NULL;
     }

@@ -66,6 +66,9 @@ json_t *fields_load_object(const char *text, size_t len, struct field_errors *fe
 const char *fields_string(struct field_ctx *c, json_t *obj, const char *key, const char *field,
                           size_t max, bool required, bool multi_line);
 
+/* Code points in valid UTF-8 (jansson has checked it): the bytes that start a character. */
+size_t fields_chars(const char *s);
+
 /* Like fields_string, for an absolute http(s) URL. */
 const char *fields_url(struct field_ctx *c, json_t *obj, const char *key, const char *field,
                        bool required);

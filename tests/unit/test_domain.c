@@ -65,6 +65,26 @@ static void test_slug_length_cut_at_word(void **state)
     assert_string_equal(out + strlen(out) - 4, "word");
 }
 
+/* Found by tests/fuzz/fuzz_params.c: "n-" once took a digits-only slug past SLUG_MAX. */
+static void test_slug_long_number_stays_a_slug(void **state)
+{
+    (void)state;
+    char text[200], out[SLUG_BUF], again[SLUG_BUF];
+    memset(text, '7', 120);
+    strcpy(text + 120, ".x");
+    slug_make(text, "article", out);
+    assert_true(strlen(out) <= SLUG_MAX);
+    assert_memory_equal(out, "n-777", 5);
+    slug_make(out, "article", again); /* a slug is its own slug: writes may name it */
+    assert_string_equal(again, out);
+    memset(text, '7', SLUG_MAX);
+    text[SLUG_MAX] = '\0';
+    slug_make(text, "article", out);
+    assert_int_equal(strlen(out), SLUG_MAX);
+    slug_make(out, "article", again);
+    assert_string_equal(again, out);
+}
+
 static void test_slug_suffix_and_ids(void **state)
 {
     (void)state;
@@ -110,6 +130,31 @@ static void test_time_rejects(void **state)
     assert_int_equal(t, 42);
     assert_true(timefmt_parse_date("2024-02-29", &t));
     assert_false(timefmt_parse_date("2023-02-29", &t));
+}
+
+/*
+ * Found with tests/fuzz/fuzz_params.c's read-back check: an offset took the
+ * instant out of years 1..9999, where timefmt_format cannot write it (it was
+ * served as 0000-...), so what was accepted did not read back.
+ */
+static void test_time_offset_keeps_the_year_range(void **state)
+{
+    (void)state;
+    int64_t t = 42;
+    char text[TIMEFMT_LEN];
+    assert_false(timefmt_parse("0001-01-01T00:00:00+01:00", &t));
+    assert_false(timefmt_parse("0001-01-01T00:30:00+23:59", &t));
+    assert_false(timefmt_parse("9999-12-31T23:59:59-01:00", &t));
+    assert_int_equal(t, 42);
+    const char *edges[] = {"0001-01-01T00:00:00Z", "0001-01-01T01:00:00+01:00",
+                           "9999-12-31T23:59:59Z", "9999-12-31T22:59:59-01:00"};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        int64_t back = 0;
+        assert_true(timefmt_parse(edges[i], &t));
+        timefmt_format(t, text);
+        assert_true(timefmt_parse(text, &back));
+        assert_int_equal(back, t);
+    }
 }
 
 static void test_params_limit(void **state)
@@ -215,9 +260,11 @@ int main(void)
         cmocka_unit_test(test_slug_unicode_folds_accents),
         cmocka_unit_test(test_slug_edge_cases),
         cmocka_unit_test(test_slug_length_cut_at_word),
+        cmocka_unit_test(test_slug_long_number_stays_a_slug),
         cmocka_unit_test(test_slug_suffix_and_ids),
         cmocka_unit_test(test_time_roundtrip),
         cmocka_unit_test(test_time_rejects),
+        cmocka_unit_test(test_time_offset_keeps_the_year_range),
         cmocka_unit_test(test_params_limit),
         cmocka_unit_test(test_params_list),
         cmocka_unit_test(test_params_time_bound_and_language),

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -183,6 +184,34 @@ static void test_rejections_name_fields(void **state)
     }
 }
 
+/*
+ * Found by tests/fuzz/fuzz_article.c: body_text let a paragraph pass the
+ * 100000 characters a block may hold, and the stored blocks then failed their
+ * own rules when read back (relink, PATCH).
+ */
+static void test_body_text_paragraph_limit(void **state)
+{
+    struct fixture *f = *state;
+    enum { TEXT_MAX = 100000 };
+    static char json[TEXT_MAX + 400];
+    for (int extra = 0; extra <= 1; extra++) {
+        int n = snprintf(json, sizeof(json),
+                         "{\"publication\":\"p\",\"external_id\":\"1\",\"headline\":\"h\","
+                         "\"published_at\":\"2024-01-01T00:00:00Z\",\"body_text\":\"Short.\\n\\n");
+        memset(json + n, 'w', TEXT_MAX + extra);
+        strcpy(json + n + TEXT_MAX + extra, "\"}");
+        enum ns_err err = parse(f, json);
+        if (extra) {
+            assert_int_equal(err, NS_ERR_INVALID);
+            assert_true(has_error(f, "body_text"));
+            continue;
+        }
+        assert_int_equal(err, NS_OK);
+        struct block *back = NULL;
+        assert_int_equal(article_blocks_from_json(&f->a, f->w.blocks_json, &back), 2);
+    }
+}
+
 static void test_router(void **state)
 {
     (void)state;
@@ -223,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_hash_tracks_content),
         cmocka_unit_test(test_blocks_form),
         cmocka_unit_test(test_rejections_name_fields),
+        cmocka_unit_test(test_body_text_paragraph_limit),
         cmocka_unit_test(test_router),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

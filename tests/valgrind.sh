@@ -1,0 +1,79 @@
+#!/bin/sh
+# valgrind.sh PROGRAM... - valgrind memcheck over the release build (make valgrind):
+#   1. each PROGRAM (the unit tests and the fuzz corpus replays) under memcheck;
+#   2. the end-to-end suites (VALGRIND_SUITES, default: every suite tests/run.sh
+#      runs) against ./newsstand started through a wrapper that runs every server
+#      and command line under memcheck.
+# Memcheck writes one log per process to build/valgrind/logs/; a run passes only
+# when every log ends with "ERROR SUMMARY: 0 errors" (definite and indirect leaks
+# count as errors; memory still reachable at exit does not). Prints the parts'
+# reports, the processes checked, and "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+suites=${VALGRIND_SUITES:-$(sed -n 's/^suites="\(.*\)"$/\1/p' tests/run.sh)}
+logs=build/valgrind/logs
+rm -rf build/valgrind
+mkdir -p "$logs"
+memcheck="valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
+--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+--num-callers=30 --log-file=$PWD/$logs/%p.log"
+passed=0
+failed=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+for t in "$@"; do
+    echo "== valgrind: $t"
+    $memcheck "$t" >"$out" 2>&1
+    rc=$?
+    tail -n 3 "$out"
+    if [ "$rc" -eq 0 ]; then
+        passed=$((passed + 1))
+    else
+        echo "FAIL $t exited with $rc under memcheck"
+        failed=$((failed + 1))
+    fi
+done
+
+# The e2e suites take --bin: give them a script that runs the real binary under memcheck.
+wrapper=build/valgrind/newsstand
+cat >"$wrapper" <<EOF
+#!/bin/sh
+exec $memcheck "$PWD/newsstand" "\$@"
+EOF
+chmod +x "$wrapper"
+for suite in $suites; do
+    echo "== valgrind: end-to-end $suite against $wrapper"
+    python3 "tests/e2e/$suite" --bin "$wrapper" >"$out" 2>&1
+    rc=$?
+    grep -E '^FAIL|^[0-9]+ passed, [0-9]+ failed$' "$out"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+    f=${line#*passed, }
+    f=${f%% failed*}
+    if [ "$rc" -eq 0 ] && [ -n "$line" ] && [ "$f" -eq 0 ]; then
+        passed=$((passed + 1))
+    else
+        echo "FAIL end-to-end $suite under memcheck (exit $rc)"
+        failed=$((failed + 1))
+    fi
+done
+
+processes=0
+dirty=0
+for log in "$logs"/*.log; do
+    [ -f "$log" ] || continue
+    processes=$((processes + 1))
+    if ! grep -q 'ERROR SUMMARY: 0 errors' "$log"; then
+        dirty=$((dirty + 1))
+        echo "== memcheck report in $log:"
+        head -n 60 "$log"
+    fi
+done
+echo "memcheck: $processes processes checked, $dirty with errors or leaks"
+if [ "$dirty" -eq 0 ] && [ "$processes" -gt 0 ]; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
