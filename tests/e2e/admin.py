@@ -48,7 +48,7 @@ import urllib.parse
 from harness import (
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
-    error_fields, names_field, run_one, short,
+    error_fields, names_field, run_phases, short,
     front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BAD_JSON, NO_PROXY_CHUNKED, NO_PROXY_EARLY,
 )
 
@@ -1939,18 +1939,7 @@ def main():
     selected = [(n, f, p) for n, f, p in TESTS
                 if not args.only or args.only in n or n == "test_setup_fixtures_and_keys" or p == "shutdown"]
     try:
-        for name, fn, phase in selected:
-            if phase == "cli":
-                run_one(name, fn, ctx, results, args.verbose)
-        err = start_server(ctx)
-        for name, fn, phase in selected:
-            if phase == "cli":
-                continue
-            if err and phase != "shutdown":
-                results.append((name, [f"not run: {err}"]))
-                print(f"FAIL {name}: not run: {err}")
-                continue
-            run_one(name, fn, ctx, results, args.verbose)
+        run_phases(selected, ctx, start_server, results, args.verbose)
     finally:
         results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:

@@ -251,6 +251,23 @@ def run_one(name, fn, ctx, results, verbose):
         print(f"ok   {name} ({time.monotonic() - start:.2f}s)", flush=True)
 
 
+def run_phases(tests, ctx, start_server, results, verbose, blocked=lambda phase: phase != "shutdown"):
+    """The command-line tests, then start_server(ctx) (an error string or None), then the
+    rest; when the server did not start, the tests of a blocked phase fail as not run."""
+    for name, fn, phase in tests:
+        if phase == "cli":
+            run_one(name, fn, ctx, results, verbose)
+    err = start_server(ctx)
+    for name, fn, phase in tests:
+        if phase == "cli":
+            continue
+        if err and blocked(phase):
+            results.append((name, [f"not run: {err}"]))
+            print(f"FAIL {name}: not run: {err}")
+            continue
+        run_one(name, fn, ctx, results, verbose)
+
+
 # ================================================================ proxy mode
 # With NEWSSTAND_E2E_PROXY=1 a suite sends its HTTP through Prism (pinned in
 # tests/openapi), a proxy that checks every request and every response against

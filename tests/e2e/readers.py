@@ -60,7 +60,7 @@ from datetime import datetime, timedelta, timezone
 from harness import (
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
-    error_fields, names_field, run_one, short,
+    error_fields, names_field, run_phases, short,
     front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BAD_JSON, NO_PROXY_EARLY, NO_PROXY_HEAD,
 )
 
@@ -2218,18 +2218,7 @@ def main():
     selected = [(n, f, p) for n, f, p in TESTS
                 if not args.only or args.only in n or p != "http" or n == "test_fixture_loaded"]
     try:
-        for name, fn, phase in selected:
-            if phase == "cli":
-                run_one(name, fn, ctx, results, args.verbose)
-        err = start_server(ctx)
-        for name, fn, phase in selected:
-            if phase == "cli":
-                continue
-            if err and phase != "shutdown":
-                results.append((name, [f"not run: {err}"]))
-                print(f"FAIL {name}: not run: {err}")
-                continue
-            run_one(name, fn, ctx, results, args.verbose)
+        run_phases(selected, ctx, start_server, results, args.verbose)
     finally:
         results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:

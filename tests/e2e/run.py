@@ -44,10 +44,11 @@ import unicodedata
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from harness import (
+    run_phases,
     server_env,
     TESTS, register_shutdown_tests, TestFailure, test, free_port, parse_time, fmt_time,
     reported_lines,
-    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_HEAD, NO_PROXY_RAW,
+    front_with_proxy, finish_proxy, summary, NO_PROXY_HEAD, NO_PROXY_RAW,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1623,25 +1624,6 @@ def start_server(ctx):
     return "server did not answer GET /healthz with 200 within 10 s"
 
 
-def run_one(name, fn, ctx, results, verbose):
-    if proxy_skip(name, fn):
-        return
-    t = T(name)
-    start = time.monotonic()
-    try:
-        fn(t, ctx)
-    except TestFailure as e:
-        t.failures.append(str(e))
-    except Exception as e:  # a crash in a test is a failure of that test, not of the run
-        t.failures.append(f"exception {type(e).__name__}: {e}")
-    results.append((name, t.failures))
-    if t.failures:
-        for f in t.failures[:10]:
-            print(f"FAIL {name}: {f}", flush=True)
-        if len(t.failures) > 10:
-            print(f"FAIL {name}: ... and {len(t.failures) - 10} more", flush=True)
-    elif verbose:
-        print(f"ok   {name} ({time.monotonic() - start:.2f}s)", flush=True)
 
 
 def main():
@@ -1662,18 +1644,7 @@ def main():
 
     ctx = Ctx(args)
     try:
-        for name, fn, phase in TESTS:
-            if phase == "cli":
-                run_one(name, fn, ctx, results, args.verbose)
-        err = start_server(ctx)
-        for name, fn, phase in TESTS:
-            if phase == "cli":
-                continue
-            if err and phase == "http":
-                results.append((name, [f"not run: {err}"]))
-                print(f"FAIL {name}: not run: {err}")
-                continue
-            run_one(name, fn, ctx, results, args.verbose)
+        run_phases(TESTS, ctx, start_server, results, args.verbose, blocked=lambda phase: phase == "http")
     finally:
         results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:

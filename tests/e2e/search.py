@@ -49,10 +49,11 @@ import unicodedata
 import urllib.parse
 from datetime import datetime, timezone
 from harness import (
+    run_one,
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time,
-    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BIG_HEAD, NO_PROXY_HEAD, NO_PROXY_RAW,
+    front_with_proxy, finish_proxy, summary, NO_PROXY_BIG_HEAD, NO_PROXY_HEAD, NO_PROXY_RAW,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1192,24 +1193,6 @@ def server_answers(ctx):
         return False
 
 
-def run_one(name, fn, ctx, results, verbose):
-    if proxy_skip(name, fn):
-        return
-    t = T(name)
-    start = time.monotonic()
-    try:
-        fn(t, ctx)
-    except TestFailure as e:
-        t.failures.append(str(e))
-    except Exception as e:  # a crash in a test is a failure of that test
-        t.failures.append(f"exception {type(e).__name__}: {e}")
-    results.append((name, t.failures))
-    for f in t.failures[:10]:
-        print(f"FAIL {name}: {f}", flush=True)
-    if len(t.failures) > 10:
-        print(f"FAIL {name}: ... and {len(t.failures) - 10} more", flush=True)
-    if verbose and not t.failures:
-        print(f"ok   {name} ({time.monotonic() - start:.2f}s)", flush=True)
 
 
 def main():

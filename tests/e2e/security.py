@@ -64,7 +64,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import (TESTS, TestFailure, encode_body, free_port, register_shutdown_tests, run_one,
+from harness import (TESTS, TestFailure, encode_body, free_port, register_shutdown_tests, run_phases,
                      seg, server_env, short, test)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -2242,18 +2242,7 @@ def main():
                 if not args.only or args.only in n or p != "http" or n.startswith(always)]
     started = time.monotonic()
     try:
-        for name, fn, phase in selected:
-            if phase == "cli":
-                run_one(name, fn, ctx, results, args.verbose)
-        err = start_main(ctx)
-        for name, fn, phase in selected:
-            if phase == "cli":
-                continue
-            if err and phase != "shutdown":
-                results.append((name, [f"not run: {err}"]))
-                print(f"FAIL {name}: not run: {err}")
-                continue
-            run_one(name, fn, ctx, results, args.verbose)
+        run_phases(selected, ctx, start_main, results, args.verbose)
     finally:
         for s in ctx.extra:
             stop_server(s)
