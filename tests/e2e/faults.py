@@ -235,10 +235,14 @@ def test_locked_database(t, ctx):
         median = spent[len(spent) // 2] if spent else 0.0
         t.check(median < WRITE_WAIT_S + 0.5,
                 f"writes waited {median:.2f}s (median) for the lock, not {WRITE_WAIT_S}s at most")
-        t.check(max(spent, default=0) < 2 * WRITE_WAIT_S + 0.5,
+        # libmicrohttpd spreads connections over its workers as they come, so on a busy
+        # machine two or three of the eight can share one and wait out each other's wait;
+        # written one after another they would take 8 x WRITE_WAIT_S (and did 8 x OLD_BUSY_S)
+        t.check(max(spent, default=0) < 3 * WRITE_WAIT_S + 0.5,
                 f"a write took {max(spent, default=0):.2f}s against the lock")
-        t.check(held < OLD_BUSY_S, f"8 writes against a lock took {held:.1f}s all told, "
-                                   f"not the {WRITE_WAIT_S}s each waits side by side")
+        t.check(held < 3 * WRITE_WAIT_S + 1.0,
+                f"8 writes against a lock took {held:.1f}s all told, not the {WRITE_WAIT_S}s each "
+                f"waits side by side ({8 * WRITE_WAIT_S:.0f}s if they queued for the lock)")
         slow = max((r.seconds for _, r in reads), default=0.0)
         t.check(reads, "no read was tried during the lock")
         for path, r in reads:
