@@ -3,10 +3,11 @@
 #   make            build ./newsstand
 #   make run        install what is missing, build, load the demo gazetteer and corpus,
 #                   serve on :8080
-#   make test       unit + end-to-end tests, plain and under ASan/UBSan, and the fuzz
-#                   corpora replayed under ASan/UBSan
-#   make check-hard make test, then fuzzing (10 min a harness) and valgrind: see
-#                   tests/fuzz/fuzz.mk for make fuzz, fuzz-merge and valgrind
+#   make test       unit + end-to-end tests, plain and under ASan/UBSan, and the OpenAPI
+#                   document checked by a linter and, through a validating proxy,
+#                   against the server (tests/openapi), and the fuzz corpora replayed
+#   make check-hard make test, then the long runs: crash loops and faults (tests/hard),
+#                   fuzzing (10 min a harness) and valgrind (tests/fuzz/fuzz.mk)
 #   make bench      benchmarks (bench/README.md)
 #   make clean
 #
@@ -14,8 +15,9 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libutf8proc zlib
-DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
-            libutf8proc-dev libcmocka-dev zlib1g-dev python3 curl wrk
+# The build's Debian packages are listed once, in docker/build.sh (the image's
+# build runs it too); tests and benchmarks add these.
+TEST_PKGS := libcmocka-dev python3 curl wrk
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -32,13 +34,15 @@ SCHEMA   := $(sort $(wildcard schema/*.sql))
 OPENAPI  := src/api/openapi.json
 GEN_SRCS := build/gen/schema_files.c build/gen/openapi_files.c
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+# the OpenAPI linter and validating proxy, pinned by tests/openapi/package-lock.json
+NODE_TOOLS := tests/openapi/node_modules/.installed
 
 DB       ?= ./newsstand.db
 PORT     ?= 8080
 DEMO     := server/demo/articles.ndjson
 GAZETTEER := server/demo/gazetteer.ndjson
 
-.PHONY: all run test unit e2e deps clean asan
+.PHONY: all run test unit e2e deps test-deps clean asan
 all: newsstand
 
 # --- generated sources: migrations and the OpenAPI document built into the binary
@@ -79,7 +83,8 @@ asan: build/asan/newsstand
 
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS))
 
-include tests/fuzz/fuzz.mk
+# the allocation-failure test counts (and fails) every allocation newsstand's own code makes
+build/asan/tests/unit/test_alloc_fail: LIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
 # --- install what of the packages $(1) a fresh Debian 12 machine lacks (as root, or with sudo)
 define apt_install
@@ -92,8 +97,28 @@ define apt_install
 	fi
 endef
 
+include tests/fuzz/fuzz.mk
+
 deps:
-	$(call apt_install,$(DEB_PKGS))
+	sh docker/build.sh --deps-only $(TEST_PKGS)
+
+# the tests also need Node and npm for the OpenAPI checks (there when the commands are,
+# whoever packaged them: Debian 12's nodejs 18 and npm 9 do) and the pinned tools
+test-deps:
+	@missing=""; command -v node >/dev/null 2>&1 || missing="nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	$(MAKE) $(NODE_TOOLS)
+
+# npm ci: exactly the versions in package-lock.json (install scripts off: the only one,
+# core-js's, prints an advertisement)
+$(NODE_TOOLS): tests/openapi/package.json tests/openapi/package-lock.json
+	cd tests/openapi && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # --- the server on the demo corpus
 run: deps
@@ -103,28 +128,59 @@ run: deps
 	    ./newsstand import $(DEMO) --db $(DB) || { rm -f $(DB); exit 1; }; fi
 	./newsstand serve --db $(DB) --port $(PORT)
 
-# --- tests: unit tests under sanitizers, then the end-to-end suite against both builds
-test: deps
-	$(MAKE) newsstand build/asan/newsstand $(UNIT_BINS_ASAN) $(FUZZ_REPLAY_BINS)
+# --- tests: unit tests under sanitizers, the end-to-end suites against both builds, the
+# OpenAPI lint and the API suites again through the validating proxy (tests/openapi)
+# (docker/build.sh installs what is missing and builds ./newsstand exactly as the image does)
+test: test-deps
+	sh docker/build.sh $(TEST_PKGS)
+	$(MAKE) build/asan/newsstand $(UNIT_BINS_ASAN) $(FUZZ_REPLAY_BINS)
 	sh tests/run.sh $(UNIT_BINS_ASAN) $(FUZZ_REPLAY_BINS)
 
-# --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)
-BENCH_DATA ?= ../shared/data
+# --- the long runs: hundreds of SIGKILLs, faults again and again (tests/hard/crash_loop.sh)
+.PHONY: check-hard crash-loop
+check-hard: crash-loop
+crash-loop: test
+	sh tests/hard/crash_loop.sh
 
-.PHONY: bench
+# --- benchmarks on Reuters-21578 in ../shared/data (research use only: read there, never copied)
+# BENCH_QUICK=1 for a short run while developing; BENCH_REBUILD=1 rebuilds the cached database.
+BENCH_DATA ?= ../shared/data
+PEER_DIR   := bench/peer
+
+.PHONY: bench bench-deps
 bench/matcher_bench: bench/matcher_bench.c build/release/libnewsstand.a $(wildcard src/*/*.h)
 	@echo "LD [release] $@"
 	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -Isrc $(PKG_CFLAGS) -o $@ $< \
 	    build/release/libnewsstand.a $(LIBS)
 
-bench: deps
-	$(MAKE) newsstand bench/matcher_bench
+bench/ceiling: bench/ceiling.c
+	@echo "LD [release] $@"
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g $(shell pkg-config --cflags libmicrohttpd) \
+	    -o $@ $< $(shell pkg-config --libs libmicrohttpd) -lpthread
+
+# The peer's packages, exactly as locked; node and npm from Debian when missing (a C++
+# compiler too: better-sqlite3 builds from source where no prebuilt binary fits).
+bench-deps:
+	@missing=""; command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(PEER_DIR)/node_modules/.installed: $(PEER_DIR)/package.json $(PEER_DIR)/package-lock.json
+	cd $(PEER_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+bench: deps bench-deps
+	$(MAKE) newsstand bench/matcher_bench bench/ceiling $(PEER_DIR)/node_modules/.installed
 	bench/matcher_bench --data $(BENCH_DATA)
 	python3 bench/linking_eval.py --data $(BENCH_DATA)
-	sh bench/search_bench.sh $(BENCH_DATA)
-	sh bench/readers_bench.sh $(BENCH_DATA)
+	python3 bench/suite.py --data $(BENCH_DATA)
 
 clean:
-	rm -rf build newsstand bench/matcher_bench
+	rm -rf build newsstand bench/matcher_bench bench/ceiling $(PEER_DIR)/node_modules
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -19,6 +19,11 @@
  * body_text bytes) and the mentions found are reported.
  *
  * usage: matcher_bench [--data DIR] [--runs N]
+ *        matcher_bench [--data DIR] --print-synthetic
+ * The second form prints, one a line, the synthetic names the 100k
+ * gazetteer adds to the annotated ones, and measures nothing: bench/corpus.py
+ * builds the benchmark database's gazetteer from them, so the server links
+ * against exactly the names measured here.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -227,8 +232,13 @@ struct row {
     unsigned long long synthetic; /* of which of synthetic names */
 };
 
-/* The annotated names, then (unless kind is NO_SYNTHETIC) synthetic ones up to BIG_NAMES. */
-static struct matcher *build(const struct strvec *names, enum synthetic kind, struct row *r)
+/*
+ * The annotated names, then (unless kind is NO_SYNTHETIC) synthetic ones up
+ * to BIG_NAMES; each synthetic name the matcher did not know yet is also
+ * written to `print` (a line each) unless it is NULL.
+ */
+static struct matcher *build(const struct strvec *names, enum synthetic kind, struct row *r,
+                             FILE *print)
 {
     double t0 = now_s();
     struct matcher *m = matcher_new();
@@ -250,8 +260,11 @@ static struct matcher *build(const struct strvec *names, enum synthetic kind, st
             if (++attempts > 50UL * BIG_NAMES)
                 die("synthetic names keep repeating; widen SYLLABLES");
             synthetic_name(buf, kind);
+            size_t before = matcher_size(m);
             if (matcher_add(m, buf, id++) == NS_ERR_NOMEM)
                 die("out of memory");
+            if (print && matcher_size(m) > before)
+                fprintf(print, "%s\n", buf);
         }
     }
     r->build_s = now_s() - t0;
@@ -319,8 +332,10 @@ static void measure(const struct matcher *m, int64_t real_max, const struct strv
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: matcher_bench [--data DIR] [--runs N (1-%d, default %d)]\n", MAX_RUNS,
-            DEFAULT_RUNS);
+    fprintf(stderr,
+            "usage: matcher_bench [--data DIR] [--runs N (1-%d, default %d)]\n"
+            "       matcher_bench [--data DIR] --print-synthetic\n",
+            MAX_RUNS, DEFAULT_RUNS);
     exit(2);
 }
 
@@ -328,6 +343,7 @@ int main(int argc, char **argv)
 {
     const char *data = "../shared/data";
     int runs = DEFAULT_RUNS;
+    bool print_synthetic = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             data = argv[++i];
@@ -337,6 +353,8 @@ int main(int argc, char **argv)
             if (*end || v < 1 || v > MAX_RUNS)
                 usage();
             runs = (int)v;
+        } else if (strcmp(argv[i], "--print-synthetic") == 0) {
+            print_synthetic = true;
         } else {
             usage();
         }
@@ -352,6 +370,13 @@ int main(int argc, char **argv)
     load(path, &texts, &names, &bytes);
     size_t annotations = names.n;
     strvec_sort_unique(&names);
+    if (print_synthetic) {
+        struct row r = {.label = "100k (+ synthetic)"};
+        matcher_free(build(&names, WORDLIKE, &r, stdout));
+        strvec_free(&texts);
+        strvec_free(&names);
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    }
     printf("matcher_bench: entity matcher scan throughput\n");
     printf("data: Reuters-21578, Distribution 1.0 (%s)\n", path);
     printf("text: body_text of %zu articles, %.1f MB; loaded in %.2f s\n", texts.n,
@@ -365,9 +390,9 @@ int main(int argc, char **argv)
                           {.label = "100k (+ synthetic)"},
                           {.label = "100k (+ no-hit syn.)"}};
     struct matcher *m[4] = {NULL};
-    m[1] = build(&names, NO_SYNTHETIC, &rows[1]);
-    m[2] = build(&names, WORDLIKE, &rows[2]);
-    m[3] = build(&names, NO_HIT, &rows[3]);
+    m[1] = build(&names, NO_SYNTHETIC, &rows[1], NULL);
+    m[2] = build(&names, WORDLIKE, &rows[2], NULL);
+    m[3] = build(&names, NO_HIT, &rows[3], NULL);
 
     fflush(stdout);
     int64_t real_max = (int64_t)names.n; /* annotated names have ids 1..n */

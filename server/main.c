@@ -17,6 +17,7 @@
 #include "domain/matcher.h"
 #include "http/server.h"
 #include "ingest/ingest.h"
+#include "json/fields.h"
 #include "store/store.h"
 
 enum { DRAIN_TIMEOUT_MS = 10000 };
@@ -78,6 +79,7 @@ static int serve(const struct config *cfg)
         .idle_timeout_s = cfg->idle_timeout,
         .max_connections = cfg->max_connections,
         .max_connections_per_ip = cfg->max_connections_per_ip,
+        .response_cache_bytes = cfg->response_cache,
         .client_limit = {.rate = cfg->rate_limit, .burst = cfg->rate_burst},
         .key_limit = {.rate = cfg->key_rate_limit, .burst = cfg->key_rate_burst},
         .trusted_proxies = cfg->trusted_proxies,
@@ -116,6 +118,7 @@ int main(int argc, char **argv)
         return 1;
     }
     store_global_init();
+    fields_global_init();
     switch (cfg.command) {
     case CMD_HELP:
         config_usage(stdout);
@@ -127,6 +130,8 @@ int main(int argc, char **argv)
         return cli_migrate(&cfg);
     case CMD_CHECK:
         return cli_check(&cfg);
+    case CMD_HEALTHCHECK:
+        return cli_healthcheck(&cfg);
     case CMD_IMPORT:
         return cli_import(&cfg);
     case CMD_ENTITIES_IMPORT:

@@ -38,6 +38,8 @@ struct metrics {
     atomic_ulong rate_limited;  /* requests refused by the rate limiter */
     atomic_ulong db_cache_hits; /* SQLite page cache, summed over the workers */
     atomic_ulong db_cache_misses;
+    atomic_ulong response_cache_hits; /* anonymous reads answered from the response cache */
+    atomic_ulong response_cache_misses;
 };
 
 /* Counts one answered request: route index (or METRICS_ROUTES), status, duration. */

@@ -135,8 +135,10 @@ static void parse_filters(struct req *rq, struct article_filter *f, struct field
     }
     if ((v = query_get(rq, "q"))) {
         f->match = search_query_translate(rq->arena, v, &why);
-        if (!f->match)
+        if (!f->match && why)
             field_errors_add(fe, "q", "%s", why);
+        else if (!f->match)
+            field_errors_nomem(fe, "q");
         /* what a reader may not read must not decide what they find either */
         f->hide_premium_rest = paywall_locked(true, api_reader_access(rq), rq->now);
         f->match_public = f->match ? store_search_public(rq->arena, f->match) : NULL;
@@ -163,14 +165,21 @@ static json_t *facet_json(const void *row)
     return facet_to_json(row);
 }
 
-static json_t *summary_json(const void *row)
+/* Writes n article summaries as a JSON array into out. */
+static void summaries_text(const struct article_row *rows, size_t n, struct buf *out)
 {
-    return article_summary_to_json(row);
+    buf_putc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(out, ',');
+        article_summary_write(out, &rows[i]);
+    }
+    buf_putc(out, ']');
 }
 
 /* A search result: the summary plus score and highlights, paywall-safe. */
-static json_t *hit_json(struct req *rq, const struct article_row *row,
-                        const struct search_hit *hit)
+static enum ns_err hit_text(struct req *rq, const struct article_row *row,
+                            const struct search_hit *hit, struct buf *out)
 {
     /* A locked reader's snippet comes from the preview alone. */
     bool locked = paywall_locked(row->premium, api_reader_access(rq), rq->now);
@@ -178,40 +187,34 @@ static json_t *hit_json(struct req *rq, const struct article_row *row,
     if (!locked && !highlight_has_match(hit->lead) &&
         (highlight_has_match(hit->rest) || !hit->lead || !hit->lead[0]))
         snippet = hit->rest;
-    json_t *o = article_summary_to_json(row);
     char *headline = highlight_html(rq->arena, hit->found ? hit->headline : row->headline);
     char *snippet_html = highlight_html(rq->arena, snippet);
-    if (!o || !headline || !snippet_html ||
-        json_object_set_new(o, "score", json_real(hit->score)) ||
-        json_object_set_new(o, "highlight", json_pack("{ss,ss}", "headline", headline, "snippet",
-                                                      snippet_html))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    if (!headline || !snippet_html)
+        return NS_ERR_NOMEM;
+    article_hit_write(out, row, hit->score, headline, snippet_html);
+    return NS_OK;
 }
 
-static json_t *hits_json(struct req *rq, const struct article_filter *f,
-                         const struct article_row *rows, size_t n, enum ns_err *err)
+/* Writes the page of search results as a JSON array into out. */
+static enum ns_err hits_text(struct req *rq, const struct article_filter *f,
+                             const struct article_row *rows, size_t n, struct buf *out)
 {
     int64_t *ids = arena_calloc(rq->arena, n + 1, sizeof(*ids));
     struct search_hit *hits = arena_calloc(rq->arena, n + 1, sizeof(*hits));
-    if (!ids || !hits) {
-        *err = NS_ERR_NOMEM;
-        return NULL;
-    }
+    if (!ids || !hits)
+        return NS_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
         ids[i] = rows[i].id;
-    *err = store_search_hits(rq->store, rq->arena, f->match, f->hide_premium_rest, ids, n, hits);
-    json_t *data = *err ? NULL : json_array();
-    for (size_t i = 0; data && i < n; i++)
-        if (json_array_append_new(data, hit_json(rq, &rows[i], &hits[i]))) {
-            json_decref(data);
-            data = NULL;
-        }
-    if (!*err && !data)
-        *err = NS_ERR_NOMEM;
-    return data;
+    enum ns_err err =
+        store_search_hits(rq->store, rq->arena, f->match, f->hide_premium_rest, ids, n, hits);
+    buf_putc(out, '[');
+    for (size_t i = 0; i < n && !err; i++) {
+        if (i)
+            buf_putc(out, ',');
+        err = hit_text(rq, &rows[i], &hits[i], out);
+    }
+    buf_putc(out, ']');
+    return err ? err : buf_failed(out) ? NS_ERR_NOMEM : NS_OK;
 }
 
 static const char *const facet_names[] = {
@@ -349,10 +352,14 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
         return;
     }
     bool more = query_page_trim(&pg, &n);
-    json_t *data = f.match ? hits_json(rq, &f, rows, n, &err)
-                           : query_rows_to_json(rows, n, sizeof(*rows), summary_json);
+    struct buf data;
+    buf_init(&data);
+    if (f.match)
+        err = hits_text(rq, &f, rows, n, &data);
+    else
+        summaries_text(rows, n, &data);
     if (err) {
-        json_decref(data);
+        buf_release(&data);
         resp_problem(rq, rs, err, NULL, NULL);
         return;
     }
@@ -369,11 +376,11 @@ void articles_list(struct req *rq, struct resp *rs, const char *route,
     err = add_facets(rq, &f, facets, meta);
     if (err) {
         json_decref(meta);
-        json_decref(data);
+        buf_release(&data);
         resp_problem(rq, rs, err, NULL, NULL);
         return;
     }
-    query_list_reply(rq, rs, data, meta, &pg, total, more ? &next : NULL);
+    query_list_reply_text(rq, rs, &data, meta, &pg, total, more ? &next : NULL);
 }
 
 void articles_feed(struct req *rq, struct resp *rs, int64_t follower)
@@ -407,8 +414,11 @@ void articles_feed(struct req *rq, struct resp *rs, int64_t follower)
         next.key = rows[n - 1].published_at;
         next.id = rows[n - 1].id;
     }
-    query_list_reply(rq, rs, query_rows_to_json(rows, n, sizeof(*rows), summary_json),
-                     json_pack("{ss}", "source", "follows"), &pg, total, more ? &next : NULL);
+    struct buf data;
+    buf_init(&data);
+    summaries_text(rows, n, &data);
+    query_list_reply_text(rq, rs, &data, json_pack("{ss}", "source", "follows"), &pg, total,
+                          more ? &next : NULL);
 }
 
 void handle_articles_list(struct req *rq, struct resp *rs)
@@ -429,5 +439,9 @@ void handle_article_get(struct req *rq, struct resp *rs)
         return;
     }
     bool locked = paywall_locked(row.premium, api_reader_access(rq), rq->now);
-    resp_json(rq, rs, 200, article_full_to_json(&row, locked));
+    struct buf body;
+    buf_init(&body);
+    if (!article_full_write(&body, &row, locked))
+        body.failed = true;
+    resp_json_text(rs, 200, &body);
 }

@@ -282,16 +282,23 @@ static void top_stories(struct req *rq, struct resp *rs, const char *window_name
                                         pg.has_cursor, pg.cursor.key, pg.cursor.id, pg.limit + 1,
                                         &rows, &n, &total);
     bool more = !err && query_page_trim(&pg, &n);
-    json_t *data = err ? NULL : json_array();
-    for (size_t i = 0; data && i < n && !err; i++) {
+    struct buf data;
+    buf_init(&data);
+    buf_putc(&data, '[');
+    for (size_t i = 0; i < n && !err; i++) {
         struct article_row row;
         err = store_article_summary(rq->store, rq->arena, rows[i].article_id, &row);
-        if (!err && json_array_append_new(
-                        data, summary_with(&row, "reads", json_integer((json_int_t)rows[i].value))))
-            err = NS_ERR_NOMEM;
+        if (!err) {
+            if (i)
+                buf_putc(&data, ',');
+            article_counted_write(&data, &row, "reads", (int64_t)rows[i].value);
+        }
     }
+    buf_putc(&data, ']');
+    if (!err && buf_failed(&data))
+        err = NS_ERR_NOMEM;
     if (err) {
-        json_decref(data);
+        buf_release(&data);
         json_decref(meta);
         resp_problem(rq, rs, err, NULL, NULL);
         return;
@@ -302,7 +309,7 @@ static void top_stories(struct req *rq, struct resp *rs, const char *window_name
         next.id = rows[n - 1].article_id;
     }
     json_object_set_new(meta, "window", json_string(window_name));
-    query_list_reply(rq, rs, data, meta, &pg, total, more ? &next : NULL);
+    query_list_reply_text(rq, rs, &data, meta, &pg, total, more ? &next : NULL);
 }
 
 void handle_top_stories(struct req *rq, struct resp *rs)

@@ -117,9 +117,18 @@ void handle_metrics(struct req *rq, struct resp *rs)
                    "newsstand_db_cache_hits_total %lu\n"
                    "# HELP newsstand_db_cache_misses_total SQLite page cache misses, all workers.\n"
                    "# TYPE newsstand_db_cache_misses_total counter\n"
-                   "newsstand_db_cache_misses_total %lu\n",
+                   "newsstand_db_cache_misses_total %lu\n"
+                   "# HELP newsstand_response_cache_hits_total Anonymous reads answered from the "
+                   "response cache.\n"
+                   "# TYPE newsstand_response_cache_hits_total counter\n"
+                   "newsstand_response_cache_hits_total %lu\n"
+                   "# HELP newsstand_response_cache_misses_total Anonymous reads the response cache "
+                   "could not answer.\n"
+                   "# TYPE newsstand_response_cache_misses_total counter\n"
+                   "newsstand_response_cache_misses_total %lu\n",
                atomic_load(&m->connections), atomic_load(&m->rate_limited),
-               atomic_load(&m->db_cache_hits), atomic_load(&m->db_cache_misses));
+               atomic_load(&m->db_cache_hits), atomic_load(&m->db_cache_misses),
+               atomic_load(&m->response_cache_hits), atomic_load(&m->response_cache_misses));
     int64_t articles = 0, db_bytes = 0, wal_bytes = 0;
     if (store_article_total(rq->store, &articles) == NS_OK)
         buf_printf(&b, "# HELP newsstand_articles Articles stored.\n"

@@ -11,34 +11,52 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/query.h"
+#include "core/buf.h"
 
 struct problem_kind {
     enum ns_err err;
     int status;
     const char *slug;
     const char *title;
+    const char *retry_after; /* seconds, for a 503 a retry may cure */
+    const char *detail;      /* the fixed sentence a 5xx answers with */
 };
 
 static const struct problem_kind kinds[] = {
-    {NS_ERR_BAD_PARAM, 400, "invalid-parameter", "Invalid parameter"},
-    {NS_ERR_BAD_JSON, 400, "malformed-body", "Malformed request body"},
-    {NS_ERR_BAD_REQUEST, 400, "bad-request", "Bad request"},
-    {NS_ERR_UNAUTHORIZED, 401, "unauthorized", "Unauthorized"},
-    {NS_ERR_FORBIDDEN, 403, "forbidden", "Forbidden"},
-    {NS_ERR_NOT_FOUND, 404, "not-found", "Not found"},
-    {NS_ERR_METHOD, 405, "method-not-allowed", "Method not allowed"},
-    {NS_ERR_CONFLICT, 409, "conflict", "Conflict"},
-    {NS_ERR_TOO_LARGE, 413, "payload-too-large", "Payload too large"},
-    {NS_ERR_URI_TOO_LONG, 414, "uri-too-long", "URI too long"},
-    {NS_ERR_MEDIA_TYPE, 415, "unsupported-media-type", "Unsupported media type"},
-    {NS_ERR_INVALID, 422, "validation-failed", "Validation failed"},
-    {NS_ERR_RATE_LIMITED, 429, "too-many-requests", "Too many requests"},
-    {NS_ERR_HEADERS_TOO_LARGE, 431, "header-fields-too-large", "Request header fields too large"},
-    {NS_ERR_BUSY, 503, "unavailable", "Service unavailable"},
-    {NS_ERR_UNAVAILABLE, 503, "unavailable", "Service unavailable"},
+    {NS_ERR_BAD_PARAM, 400, "invalid-parameter", "Invalid parameter", NULL, NULL},
+    {NS_ERR_BAD_JSON, 400, "malformed-body", "Malformed request body", NULL, NULL},
+    {NS_ERR_BAD_REQUEST, 400, "bad-request", "Bad request", NULL, NULL},
+    {NS_ERR_UNAUTHORIZED, 401, "unauthorized", "Unauthorized", NULL, NULL},
+    {NS_ERR_FORBIDDEN, 403, "forbidden", "Forbidden", NULL, NULL},
+    {NS_ERR_NOT_FOUND, 404, "not-found", "Not found", NULL, NULL},
+    {NS_ERR_METHOD, 405, "method-not-allowed", "Method not allowed", NULL, NULL},
+    {NS_ERR_CONFLICT, 409, "conflict", "Conflict", NULL, NULL},
+    {NS_ERR_TOO_LARGE, 413, "payload-too-large", "Payload too large", NULL, NULL},
+    {NS_ERR_URI_TOO_LONG, 414, "uri-too-long", "URI too long", NULL, NULL},
+    {NS_ERR_MEDIA_TYPE, 415, "unsupported-media-type", "Unsupported media type", NULL, NULL},
+    {NS_ERR_INVALID, 422, "validation-failed", "Validation failed", NULL, NULL},
+    {NS_ERR_RATE_LIMITED, 429, "too-many-requests", "Too many requests", NULL, NULL},
+    {NS_ERR_HEADERS_TOO_LARGE, 431, "header-fields-too-large", "Request header fields too large",
+     NULL, NULL},
+    /* Faults that pass (a lock released, memory or disk space freed, the file
+     * made writable again): 503, and when to try again. */
+    {NS_ERR_BUSY, 503, "unavailable", "Service unavailable", "1",
+     "the database is busy; retry shortly"},
+    {NS_ERR_NOMEM, 503, "unavailable", "Service unavailable", "1",
+     "the server is short of memory; retry shortly"},
+    {NS_ERR_UNAVAILABLE, 503, "unavailable", "Service unavailable", "5",
+     "the service cannot answer now; retry shortly"},
+    {NS_ERR_IO, 503, "unavailable", "Service unavailable", "5",
+     "the database could not be read or written; retry shortly"},
+    {NS_ERR_DISK_FULL, 503, "unavailable", "Service unavailable", "30",
+     "the service cannot store writes now; retry later"},
+    {NS_ERR_READ_ONLY, 503, "unavailable", "Service unavailable", "30",
+     "the service cannot store writes now; retry later"},
 };
 
-static const struct problem_kind internal = {NS_ERR_DB, 500, "internal", "Internal error"};
+static const struct problem_kind internal = {NS_ERR_DB, 500, "internal", "Internal error", NULL,
+                                             "the server failed to answer this request"};
 
 static const struct problem_kind *kind_of(enum ns_err err)
 {
@@ -96,6 +114,20 @@ void resp_json(struct req *rq, struct resp *rs, int status, void *j)
         rs->content_type = "application/json";
 }
 
+void resp_json_text(struct resp *rs, int status, struct buf *text)
+{
+    if (buf_failed(text) || !text->data) {
+        buf_release(text);
+        resp_fallback(rs);
+        return;
+    }
+    rs->status = status;
+    rs->len = text->len;
+    rs->body = buf_steal(text);
+    if (!rs->content_type)
+        rs->content_type = "application/json";
+}
+
 void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *detail,
                   const struct field_errors *fe)
 {
@@ -103,8 +135,7 @@ void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *
     char type[96];
     snprintf(type, sizeof(type), "https://newsstand.dev/problems/%s", k->slug);
     if (k->status >= 500)
-        detail = k->status == 503 ? "the service cannot answer now; retry shortly"
-                                  : "the server failed to answer this request";
+        detail = k->detail;
     json_t *o = json_pack("{ss,ss,si,ss,ss}", "type", type, "title", k->title, "status",
                           k->status, "detail", detail ? detail : k->title, "request_id",
                           rq->request_id ? rq->request_id : "");
@@ -122,8 +153,8 @@ void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *
     free(rs->body);
     rs->body = NULL;
     resp_json(rq, rs, k->status, o);
-    if (k->status == 503)
-        resp_header(rs, "Retry-After", "5");
+    if (k->retry_after)
+        resp_header(rs, "Retry-After", k->retry_after);
     if (k->status == 401)
         resp_header(rs, "WWW-Authenticate", "Bearer realm=\"newsstand\"");
 }

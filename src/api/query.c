@@ -50,7 +50,11 @@ bool query_refused(struct req *rq, struct resp *rs, const struct field_errors *f
 {
     if (!fe->count)
         return false;
-    resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", fe);
+    /* a parameter that could not be read for want of memory is no client's fault */
+    if (fe->out_of_memory || rq->arena->failed)
+        resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);
+    else
+        resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the query has invalid parameters", fe);
     return true;
 }
 
@@ -186,23 +190,33 @@ static char *link_self(const struct req *rq)
     return s;
 }
 
-void query_list_reply(struct req *rq, struct resp *rs, json_t *data, json_t *meta,
-                      const struct page *pg, int64_t total, const struct cursor *next)
+/*
+ * The envelope of a list: exactly one of data (a jansson array) and text (an
+ * array written as text) is given; both are taken, as is meta.
+ */
+static void list_reply(struct req *rq, struct resp *rs, json_t *data, struct buf *text,
+                       json_t *meta, const struct page *pg, int64_t total,
+                       const struct cursor *next)
 {
     char cursor_text[CURSOR_TEXT_MAX];
     bool has_next = next != NULL;
+    bool text_ok = text && !buf_failed(text) && text->data;
     if (has_next && !cursor_encode(next, rq->ctx->cursor_key, cursor_text)) {
         /* a sort key too long for a cursor is a bug: never end a walk early in silence */
         json_decref(meta);
         json_decref(data);
+        if (text)
+            buf_release(text);
         resp_problem(rq, rs, NS_ERR_DB, NULL, NULL);
         return;
     }
     char *self = link_self(rq);
     char *next_url = has_next ? link_to(rq, cursor_text) : NULL;
-    if (!meta || !data || !self || (has_next && !next_url)) {
+    if (!meta || !(data || text_ok) || !self || (has_next && !next_url)) {
         json_decref(meta);
         json_decref(data);
+        if (text)
+            buf_release(text);
         resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);
         return;
     }
@@ -211,7 +225,6 @@ void query_list_reply(struct req *rq, struct resp *rs, json_t *data, json_t *met
     json_object_set_new(meta, "next_cursor", has_next ? json_string(cursor_text) : json_null());
     json_t *links =
         json_pack("{ss,so}", "self", self, "next", has_next ? json_string(next_url) : json_null());
-    json_t *body = json_pack("{so,so,so}", "data", data, "meta", meta, "links", links);
     if (has_next) {
         size_t len = strlen(next_url) + 16;
         char *link = arena_alloc(rq->arena, len);
@@ -220,5 +233,40 @@ void query_list_reply(struct req *rq, struct resp *rs, json_t *data, json_t *met
             resp_header(rs, "Link", link);
         }
     }
-    resp_json(rq, rs, 200, body);
+    if (data) {
+        resp_json(rq, rs, 200, json_pack("{so,so,so}", "data", data, "meta", meta, "links", links));
+        return;
+    }
+    /* {"data":<text>,"meta":...,"links":...}: the members in the order json_pack gives them */
+    char *meta_text = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *links_text = links ? json_dumps(links, JSON_COMPACT) : NULL;
+    json_decref(meta);
+    json_decref(links);
+    struct buf body;
+    buf_init(&body);
+    buf_puts(&body, "{\"data\":");
+    buf_append(&body, text->data, text->len);
+    buf_puts(&body, ",\"meta\":");
+    buf_puts(&body, meta_text ? meta_text : "");
+    buf_puts(&body, ",\"links\":");
+    buf_puts(&body, links_text ? links_text : "");
+    buf_putc(&body, '}');
+    buf_release(text);
+    if (!meta_text || !links_text)
+        body.failed = true;
+    free(meta_text);
+    free(links_text);
+    resp_json_text(rs, 200, &body);
+}
+
+void query_list_reply(struct req *rq, struct resp *rs, json_t *data, json_t *meta,
+                      const struct page *pg, int64_t total, const struct cursor *next)
+{
+    list_reply(rq, rs, data, NULL, meta, pg, total, next);
+}
+
+void query_list_reply_text(struct req *rq, struct resp *rs, struct buf *data, json_t *meta,
+                           const struct page *pg, int64_t total, const struct cursor *next)
+{
+    list_reply(rq, rs, NULL, data, meta, pg, total, next);
 }

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "core/buf.h"
 
 /*
  * Records a 400 entry in fe for every parameter not in allowed (a
@@ -59,5 +60,17 @@ json_t *query_rows_to_json(const void *rows, size_t n, size_t size, json_t *(*fn
  */
 void query_list_reply(struct req *rq, struct resp *rs, json_t *data, json_t *meta,
                       const struct page *pg, int64_t total, const struct cursor *next);
+
+/*
+ * The same envelope around data written as text: a JSON array in *data
+ * (json/json_text.h), whose bytes are taken. Lists of articles are written
+ * so, without a jansson tree for every row.
+ */
+void query_list_reply_text(struct req *rq, struct resp *rs, struct buf *data, json_t *meta,
+                           const struct page *pg, int64_t total, const struct cursor *next);
+
+/* Answers status with JSON already written as text, whose bytes are taken; a failed
+ * buffer answers 500. */
+void resp_json_text(struct resp *rs, int status, struct buf *text);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/query.h"
 #include "core/buf.h"
@@ -21,15 +22,44 @@
 #include "json/resource_json.h"
 #include "json/write_form.h"
 
-enum { IMPORT_LINE_MAX = 1024 * 1024 };
+enum {
+    IMPORT_LINE_MAX = 1024 * 1024,
+    WRITE_WAIT_MS = 2000, /* longest wait for the write lock, this process's and SQLite's */
+};
+
+/*
+ * Takes the write lock and opens a write transaction, waiting WRITE_WAIT_MS
+ * at most in all: a worker blocked on a lock (another process's import, a
+ * backup, a stuck transaction) serves no one else meanwhile, so a write
+ * that cannot start soon is refused NS_ERR_BUSY (503, retry) rather than
+ * queued behind the lock. On error nothing is held.
+ */
+static enum ns_err write_lock_take(struct req *rq)
+{
+    struct timespec deadline, now;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += WRITE_WAIT_MS / 1000;
+    deadline.tv_nsec += (long)(WRITE_WAIT_MS % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_clocklock(&rq->ctx->write_lock, CLOCK_MONOTONIC, &deadline) != 0)
+        return NS_ERR_BUSY;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left_ms = (long)(deadline.tv_sec - now.tv_sec) * 1000L +
+                   (deadline.tv_nsec - now.tv_nsec) / 1000000L;
+    enum ns_err err = store_begin_wait(rq->store, left_ms > 0 ? (int)left_ms : 0);
+    if (err)
+        pthread_mutex_unlock(&rq->ctx->write_lock);
+    return err;
+}
 
 /* Takes the write lock and opens a write transaction; false (answered) when it cannot. */
 bool write_begin(struct req *rq, struct resp *rs)
 {
-    pthread_mutex_lock(&rq->ctx->write_lock);
-    enum ns_err err = store_begin(rq->store);
+    enum ns_err err = write_lock_take(rq);
     if (err) {
-        pthread_mutex_unlock(&rq->ctx->write_lock);
         resp_problem(rq, rs, err, NULL, NULL);
         return false;
     }
@@ -44,8 +74,9 @@ enum ns_err write_end(struct req *rq, enum ns_err err)
         err = store_commit(rq->store);
     if (err)
         store_rollback(rq->store);
-    /* a failed commit undoes entities the matcher learned during the write */
-    if (committing && err)
+    /* a failed commit, or a write the store failed midway, undoes entities the matcher
+     * may have learned during it */
+    if (err && (committing || problem_status(err) >= 500))
         ingest_matcher_refresh(rq->store, rq->ctx->matcher);
     pthread_mutex_unlock(&rq->ctx->write_lock);
     return err;
@@ -58,7 +89,8 @@ void write_problem(struct req *rq, struct resp *rs, enum ns_err err, const struc
                          : err == NS_ERR_INVALID  ? "the body breaks the rules listed in errors"
                          : err == NS_ERR_CONFLICT ? "the write clashes with another resource"
                                                   : NULL;
-    resp_problem(rq, rs, err, detail, fe && fe->count ? fe : NULL);
+    /* field errors explain a refusal of the input; a 5xx is no verdict on it */
+    resp_problem(rq, rs, err, detail, fe && fe->count && problem_status(err) < 500 ? fe : NULL);
 }
 
 /* Answers the stored article as an anonymous reader sees it. */
@@ -104,6 +136,10 @@ static char *patched_write_form(struct req *rq, const struct article_row *row, e
 {
     json_error_t jerr;
     json_t *patch = fields_load(rq->body, rq->body_len, &jerr);
+    if (!patch && fields_load_out_of_memory(&jerr)) {
+        *err = NS_ERR_NOMEM;
+        return NULL;
+    }
     if (!patch) {
         field_errors_add(fe, "body", "invalid JSON: %s", jerr.text);
         *err = NS_ERR_BAD_JSON;
@@ -119,6 +155,11 @@ static char *patched_write_form(struct req *rq, const struct article_row *row, e
     json_decref(patch);
     char *text = merged ? json_dumps(merged, JSON_COMPACT) : NULL;
     json_decref(merged);
+    if (text && fields_memory_failed()) {
+        /* a member the stored article has may be missing: never write that back */
+        free(text);
+        text = NULL;
+    }
     *err = text ? NS_OK : NS_ERR_NOMEM;
     return text;
 }
@@ -260,8 +301,9 @@ enum ns_err import_feed(struct req *rq, const char *data, size_t len)
         if (!s)
             return NS_ERR_NOMEM;
     }
-    pthread_mutex_lock(&rq->ctx->write_lock);
-    enum ns_err err = store_begin(rq->store);
+    enum ns_err err = write_lock_take(rq);
+    if (err)
+        return err;
     for (size_t i = 0; i < len && !err;) {
         const char *nl = memchr(data + i, '\n', len - i);
         size_t take = nl ? (size_t)(nl - (data + i)) : len - i;
@@ -295,17 +337,17 @@ void handle_import_finish(struct req *rq, struct resp *rs)
     struct import_stream *s = rq->stream;
     if (!err && s && (s->line.len || s->line_too_long)) {
         /* the last line may lack its newline */
-        pthread_mutex_lock(&rq->ctx->write_lock);
-        err = store_begin(rq->store);
-        if (!err)
+        err = write_lock_take(rq);
+        if (!err) {
             err = end_line(rq, s);
-        if (!err)
-            err = store_commit(rq->store);
-        if (err) {
-            store_rollback(rq->store);
-            ingest_matcher_refresh(rq->store, rq->ctx->matcher);
+            if (!err)
+                err = store_commit(rq->store);
+            if (err) {
+                store_rollback(rq->store);
+                ingest_matcher_refresh(rq->store, rq->ctx->matcher);
+            }
+            pthread_mutex_unlock(&rq->ctx->write_lock);
         }
-        pthread_mutex_unlock(&rq->ctx->write_lock);
     }
     if (err || !s) {
         resp_problem(rq, rs, err ? err : NS_ERR_NOMEM, NULL, NULL);

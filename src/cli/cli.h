@@ -27,6 +27,7 @@ enum command {
     CMD_BACKUP,
     CMD_MIGRATE,
     CMD_CHECK,
+    CMD_HEALTHCHECK,
     CMD_HELP,
     CMD_VERSION,
 };
@@ -35,6 +36,7 @@ struct config {
     enum command command;
     const char *db;
     const char *bind;
+    const char *host;  /* healthcheck: the server's address */
     unsigned port;
     unsigned threads;
     const char *file;  /* import: the NDJSON file, "-" for stdin */
@@ -49,6 +51,7 @@ struct config {
     unsigned idle_timeout;                   /* seconds */
     unsigned body_max, header_max, connection_memory; /* bytes */
     unsigned drain_grace;                    /* seconds /readyz says 503 before closing */
+    unsigned response_cache;                 /* bytes; 0: off */
     const char *scope; /* keys create */
     const char *name;  /* keys create, keys revoke */
 };
@@ -75,5 +78,11 @@ int cli_keys(const struct config *cfg);
 int cli_backup(const struct config *cfg);
 int cli_migrate(const struct config *cfg);
 int cli_check(const struct config *cfg);
+
+/*
+ * GET /readyz at cfg->host, cfg->port within a few seconds: returns 0 on a
+ * 200, 1 otherwise (2 when the address is not numeric), with one line said.
+ */
+int cli_healthcheck(const struct config *cfg);
 
 #endif

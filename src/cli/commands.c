@@ -219,6 +219,9 @@ static int run_import(const struct config *cfg, ingest_fn write, const char *wha
             fprintf(stderr, "newsstand: cannot load the gazetteer: %s\n", ns_err_str(err));
         else
             err = import_stream(&job, in, total);
+        /* after a bulk load of articles, one search index segment instead of dozens */
+        if (!err && write == ingest_article && job.c.created + job.c.updated >= IMPORT_BATCH)
+            err = store_search_optimize(job.st);
         if (err && job.m)
             fprintf(stderr, "newsstand: import stopped: %s (%s); the current batch was not saved\n",
                     ns_err_str(err), store_errmsg(job.st));

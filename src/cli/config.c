@@ -52,6 +52,8 @@ static const struct number_option {
     {"--connection-memory", "NEWSSTAND_CONNECTION_MEMORY", 8192, 1u << 24,
      offsetof(struct config, connection_memory)},
     {"--drain-grace", "NEWSSTAND_DRAIN_GRACE", 0, 300, offsetof(struct config, drain_grace)},
+    {"--response-cache", "NEWSSTAND_RESPONSE_CACHE", 0, 1u << 30,
+     offsetof(struct config, response_cache)},
 };
 enum { N_NUMBER_OPTIONS = sizeof(number_options) / sizeof(number_options[0]) };
 
@@ -143,7 +145,8 @@ static const struct {
 } commands[] = {
     {"serve", CMD_SERVE},     {"import", CMD_IMPORT}, {"migrate", CMD_MIGRATE},
     {"relink", CMD_RELINK},   {"backup", CMD_BACKUP},
-    {"check", CMD_CHECK},     {"help", CMD_HELP},     {"--help", CMD_HELP},
+    {"check", CMD_CHECK},     {"healthcheck", CMD_HEALTHCHECK},
+    {"help", CMD_HELP},       {"--help", CMD_HELP},
     {"-h", CMD_HELP},         {"--version", CMD_VERSION}, {"version", CMD_VERSION},
 };
 
@@ -166,11 +169,13 @@ static bool is_flag(const char *arg, const char *flag)
     return strncmp(arg, flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
-/* The numeric serve option arg names, or NULL. */
+/* The numeric serve option arg names (healthcheck takes --port too), or NULL. */
 static const struct number_option *serve_number_flag(const struct config *cfg, const char *arg)
 {
-    for (size_t k = 0; cfg->command == CMD_SERVE && k < N_NUMBER_OPTIONS; k++)
-        if (is_flag(arg, number_options[k].flag))
+    for (size_t k = 0; k < N_NUMBER_OPTIONS; k++)
+        if (is_flag(arg, number_options[k].flag) &&
+            (cfg->command == CMD_SERVE ||
+             (cfg->command == CMD_HEALTHCHECK && strcmp(number_options[k].flag, "--port") == 0)))
             return &number_options[k];
     return NULL;
 }
@@ -191,6 +196,7 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
     cfg->command = CMD_SERVE;
     cfg->db = "./newsstand.db";
     cfg->bind = "0.0.0.0";
+    cfg->host = "127.0.0.1";
     cfg->port = 8080;
     cfg->threads = default_threads();
     cfg->rate_limit = 20;
@@ -204,6 +210,7 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
     cfg->header_max = 16 * 1024;
     cfg->connection_memory = 64 * 1024;
     cfg->drain_grace = 0;
+    cfg->response_cache = 16 * 1024 * 1024;
     if (!from_env(cfg, err, err_len))
         return false;
     if (argc < 2) {
@@ -251,6 +258,10 @@ bool config_parse(int argc, char **argv, struct config *cfg, char *err, size_t e
             if (!(v = flag_value(argc, argv, &i, "--bind")) || !*v)
                 goto missing;
             cfg->bind = v;
+        } else if (is_flag(a, "--host") && cfg->command == CMD_HEALTHCHECK) {
+            if (!(v = flag_value(argc, argv, &i, "--host")) || !*v)
+                goto missing;
+            cfg->host = v;
         } else if (is_flag(a, "--cors-origin") && cfg->command == CMD_SERVE) {
             if (!(v = flag_value(argc, argv, &i, "--cors-origin")) || !*v)
                 goto missing;
@@ -330,12 +341,18 @@ void config_usage(FILE *out)
           "                      (safe while the server runs)\n"
           "  migrate             apply pending schema migrations and exit\n"
           "  check               run integrity checks; exit 0 when the database is sound\n"
+          "  healthcheck [--port N] [--host ADDR]\n"
+          "                      GET /readyz of a running server at ADDR (numeric, IPv4 or\n"
+          "                      IPv6; default 127.0.0.1), port N (default NEWSSTAND_PORT\n"
+          "                      or 8080), within 3 s; exit 0 on a 200, 1 otherwise\n"
           "  --version           print the version\n"
           "\n"
           "options for every command:\n"
           "  --db PATH           the SQLite database (default ./newsstand.db)     NEWSSTAND_DB\n"
-          "\n"
-          "serve options (each also read from the environment variable on the right):\n"
+          "\n",
+          out);
+    /* in two parts: C11 promises string literals of 4095 bytes, no more */
+    fputs("serve options (each also read from the environment variable on the right):\n"
           "  --port N            TCP port (default 8080)                          NEWSSTAND_PORT\n"
           "  --bind ADDR         IPv4 or IPv6 address to listen on (0.0.0.0)      NEWSSTAND_BIND\n"
           "  --threads N         worker threads (default: one per CPU)         NEWSSTAND_THREADS\n"
@@ -354,8 +371,9 @@ void config_usage(FILE *out)
           "  --max-connections N open connections at most (1024)     NEWSSTAND_MAX_CONNECTIONS\n"
           "  --max-connections-per-ip N  open connections per peer address; 0: no limit (128)\n"
           "                                                     NEWSSTAND_MAX_CONNECTIONS_PER_IP\n"
-          "  --idle-timeout S    close a connection idle this long, or whose request head\n"
-          "                      is not complete this long after it began waiting (30)\n"
+          "  --idle-timeout S    close a connection idle this long; a request head must\n"
+          "                      arrive within S s, a body and an answer within S s plus\n"
+          "                      1 s per KiB, however slowly they trickle (30)\n"
           "                                                               NEWSSTAND_IDLE_TIMEOUT\n"
           "  --body-max BYTES    largest JSON request body (1048576; /v1/import streams)\n"
           "                                                                  NEWSSTAND_BODY_MAX\n"
@@ -363,6 +381,9 @@ void config_usage(FILE *out)
           "                                                                NEWSSTAND_HEADER_MAX\n"
           "  --connection-memory BYTES  memory per connection for its head and buffers,\n"
           "                      at least twice --header-max (65536) NEWSSTAND_CONNECTION_MEMORY\n"
+          "  --response-cache BYTES  memory for answers to anonymous reads, reused until the\n"
+          "                      next write (at most 1 s); 0: off (16777216)\n"
+          "                                                          NEWSSTAND_RESPONSE_CACHE\n"
           "  --drain-grace S     on SIGTERM, seconds /readyz answers 503 while still serving,\n"
           "                      before the listener closes (0)          NEWSSTAND_DRAIN_GRACE\n"
           "\n"

@@ -23,6 +23,7 @@ enum { ARENA_FIRST_CHUNK = 4096 };
 void arena_init(struct arena *a)
 {
     a->head = NULL;
+    a->failed = false;
 }
 
 void arena_release(struct arena *a)
@@ -34,6 +35,7 @@ void arena_release(struct arena *a)
         c = next;
     }
     a->head = NULL;
+    a->failed = false;
 }
 
 void *arena_alloc(struct arena *a, size_t len)
@@ -51,8 +53,10 @@ void *arena_alloc(struct arena *a, size_t len)
         if (cap > SIZE_MAX - sizeof(*c))
             return NULL;
         c = malloc(sizeof(*c) + cap);
-        if (!c)
+        if (!c) {
+            a->failed = true;
             return NULL;
+        }
         c->cap = cap;
         c->used = 0;
         c->next = a->head;

@@ -10,12 +10,14 @@
 #ifndef NS_ARENA_H
 #define NS_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct arena_chunk;
 
 struct arena {
     struct arena_chunk *head;
+    bool failed; /* an allocation failed: what was built from this arena may lack parts */
 };
 
 void arena_init(struct arena *a);

@@ -48,6 +48,10 @@ const char *ns_err_str(enum ns_err err)
         return "database is newer than this program";
     case NS_ERR_IO:
         return "i/o error";
+    case NS_ERR_DISK_FULL:
+        return "disk full";
+    case NS_ERR_READ_ONLY:
+        return "read-only database";
     }
     return "unknown error";
 }

@@ -16,9 +16,9 @@ enum ns_err {
     NS_ERR_NOT_FOUND,   /* no such resource */
     NS_ERR_CONFLICT,    /* the write clashes with what is stored */
     NS_ERR_BUSY,        /* the database is locked or the server is draining */
-    NS_ERR_DB,          /* the database failed (I/O, corruption, full disk) */
+    NS_ERR_DB,          /* the database failed: corruption or a misuse */
     NS_ERR_TOO_NEW,     /* the database was written by a newer binary */
-    NS_ERR_IO,          /* a file could not be read or written */
+    NS_ERR_IO,          /* a file (or the database's) could not be read or written */
     NS_ERR_METHOD,      /* the resource exists but not with this method */
     NS_ERR_TOO_LARGE,   /* the request body is over the limit */
     NS_ERR_MEDIA_TYPE,  /* the request body is not of a type the route takes */
@@ -30,6 +30,8 @@ enum ns_err {
     NS_ERR_URI_TOO_LONG, /* the request target is over the limit */
     NS_ERR_HEADERS_TOO_LARGE, /* the request head is over the limit */
     NS_ERR_BAD_REQUEST, /* the request's framing or header syntax is not acceptable */
+    NS_ERR_DISK_FULL,   /* the database's disk (or file size limit) is full */
+    NS_ERR_READ_ONLY,   /* the database cannot be written: a read-only file or file system */
 };
 
 /* A short, stable English name for an error code, for logs and the CLI. */

@@ -28,6 +28,7 @@ struct parse {
     struct term terms[SEARCH_TERMS_MAX * 2 + 2];
     size_t n;
     bool too_many;
+    bool out_of_memory;
 };
 
 static bool is_space(char c)
@@ -59,7 +60,12 @@ static void add_term(struct parse *p, enum term_kind kind, bool negated, const c
         p->too_many = true;
         return;
     }
-    p->terms[p->n++] = (struct term){kind, negated, arena_strndup(p->a, text, len)};
+    char *copy = arena_strndup(p->a, text, len);
+    if (!copy) {
+        p->out_of_memory = true;
+        return;
+    }
+    p->terms[p->n++] = (struct term){kind, negated, copy};
 }
 
 static void tokenize(struct parse *p, const char *q)
@@ -129,6 +135,10 @@ const char *search_query_translate(struct arena *a, const char *q, const char **
     }
     struct parse p = {.a = a};
     tokenize(&p, q);
+    if (p.out_of_memory) {
+        *why = NULL;
+        return NULL;
+    }
     size_t words = 0;
     for (size_t i = 0; i < p.n; i++)
         words += p.terms[i].kind == TERM_WORD || !or_is_operator(&p, i);
@@ -172,7 +182,7 @@ const char *search_query_translate(struct arena *a, const char *q, const char **
         }
         out = buf_failed(&pos) || buf_failed(&neg) ? NULL : arena_strdup(a, pos.data);
         if (!out)
-            *why = "could not be read (out of memory)";
+            *why = NULL; /* out of memory */
     }
     buf_release(&pos);
     buf_release(&neg);

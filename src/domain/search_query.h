@@ -25,5 +25,6 @@
  * long, has too many terms, or has nothing to search for.
  */
 const char *search_query_translate(struct arena *a, const char *q, const char **why);
+/* (When memory runs out, it returns NULL with *why NULL: no reason to give a client.) */
 
 #endif

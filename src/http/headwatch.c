@@ -11,14 +11,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 
 struct slot {
-    int fd;                 /* -1: free */
-    atomic_llong waiting_ms; /* when it began to wait for a head; 0 while busy */
+    int fd;                   /* -1: free */
+    atomic_llong deadline_ms; /* when the connection is cut; 0: no deadline */
 };
 
 struct headwatch {
@@ -44,10 +45,10 @@ static void sweep(struct headwatch *hw)
 {
     long long now = now_ms();
     for (unsigned i = 0; i < hw->n; i++) {
-        long long since = atomic_load(&hw->slots[i].waiting_ms);
-        if (hw->slots[i].fd >= 0 && since && now - since > hw->timeout_ms) {
+        long long deadline = atomic_load(&hw->slots[i].deadline_ms);
+        if (hw->slots[i].fd >= 0 && deadline && now > deadline) {
             shutdown(hw->slots[i].fd, SHUT_RDWR);
-            atomic_store(&hw->slots[i].waiting_ms, 0); /* once is enough */
+            atomic_store(&hw->slots[i].deadline_ms, 0); /* once is enough */
         }
     }
 }
@@ -118,7 +119,7 @@ int headwatch_add(struct headwatch *hw, int fd)
         if (hw->slots[i].fd < 0) {
             slot = (int)i;
             hw->slots[i].fd = fd;
-            atomic_store(&hw->slots[i].waiting_ms, now_ms());
+            atomic_store(&hw->slots[i].deadline_ms, now_ms() + hw->timeout_ms);
             hw->hint = i + 1;
         }
     }
@@ -132,18 +133,32 @@ void headwatch_remove(struct headwatch *hw, int slot)
         return;
     pthread_mutex_lock(&hw->lock);
     hw->slots[slot].fd = -1;
-    atomic_store(&hw->slots[slot].waiting_ms, 0);
+    atomic_store(&hw->slots[slot].deadline_ms, 0);
     pthread_mutex_unlock(&hw->lock);
 }
 
 void headwatch_busy(struct headwatch *hw, int slot)
 {
     if (slot >= 0 && (unsigned)slot < hw->n)
-        atomic_store(&hw->slots[slot].waiting_ms, 0);
+        atomic_store(&hw->slots[slot].deadline_ms, 0);
 }
 
 void headwatch_waiting(struct headwatch *hw, int slot)
 {
     if (slot >= 0 && (unsigned)slot < hw->n)
-        atomic_store(&hw->slots[slot].waiting_ms, now_ms());
+        atomic_store(&hw->slots[slot].deadline_ms, now_ms() + hw->timeout_ms);
+}
+
+void headwatch_transfer(struct headwatch *hw, int slot, size_t bytes)
+{
+    if (slot >= 0 && (unsigned)slot < hw->n)
+        atomic_store(&hw->slots[slot].deadline_ms,
+                     now_ms() + hw->timeout_ms + (long long)(bytes * 1000 / HEADWATCH_MIN_RATE));
+}
+
+void headwatch_extend(struct headwatch *hw, int slot, size_t bytes, long long ms)
+{
+    long long more = (long long)(bytes * 1000 / HEADWATCH_MIN_RATE) + ms;
+    if (slot >= 0 && (unsigned)slot < hw->n && atomic_load(&hw->slots[slot].deadline_ms))
+        atomic_fetch_add(&hw->slots[slot].deadline_ms, more);
 }

@@ -1,16 +1,25 @@
 /*
  * headwatch.h - closes connections that take too long to send a request
- * head, however they trickle it.
+ * or to take its answer, however they trickle it.
  *
- * libmicrohttpd's connection timeout counts from the last byte received,
- * so a client that sends a byte every few seconds (slowloris) holds its
- * connection for ever. The watch gives every connection a deadline from
- * the moment it starts waiting for a request head (when it connects, and
- * again after each answer) until the head is complete; past it, a watch
- * thread shuts the socket down and libmicrohttpd closes the connection.
+ * libmicrohttpd's connection timeout counts from the last byte moved, so a
+ * client that sends (or reads) a byte every few seconds holds its
+ * connection for ever: a slow head (slowloris), a slow body, a slow read.
+ * The watch gives every connection a deadline: the timeout from the moment
+ * it starts waiting for a request head (when it connects, and again after
+ * each answer); for a body, the timeout from the end of the head plus a
+ * second per HEADWATCH_MIN_RATE bytes received; for an answer, the timeout
+ * plus a second per HEADWATCH_MIN_RATE bytes to send. While the server
+ * itself works there is none. Past it, a watch thread shuts the socket
+ * down and libmicrohttpd closes the connection.
  */
 #ifndef NS_HEADWATCH_H
 #define NS_HEADWATCH_H
+
+#include <stddef.h>
+
+/* Bytes a second a body or an answer must move at, on average, past the timeout's grace. */
+#define HEADWATCH_MIN_RATE 1024
 
 struct headwatch;
 
@@ -29,10 +38,20 @@ int headwatch_add(struct headwatch *hw, int fd);
  */
 void headwatch_remove(struct headwatch *hw, int slot);
 
-/* The slot's head is complete: no deadline while its request is answered. */
+/* The slot's request is complete: no deadline while the server works on it. */
 void headwatch_busy(struct headwatch *hw, int slot);
 
-/* The slot is waiting for its next head: the deadline starts now. */
+/* The slot is waiting for its next head, or the body of this one: the deadline starts now. */
 void headwatch_waiting(struct headwatch *hw, int slot);
+
+/* The slot is sending bytes of answer: the timeout, plus a second per HEADWATCH_MIN_RATE bytes. */
+void headwatch_transfer(struct headwatch *hw, int slot, size_t bytes);
+
+/*
+ * The slot received bytes of body and the server spent ms on them: the
+ * deadline moves on by a second per HEADWATCH_MIN_RATE bytes, plus ms.
+ * Does nothing to a slot without a deadline.
+ */
+void headwatch_extend(struct headwatch *hw, int slot, size_t bytes, long long ms);
 
 #endif

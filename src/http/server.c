@@ -29,6 +29,7 @@
 #include "domain/timefmt.h"
 #include "http/encoding.h"
 #include "http/headwatch.h"
+#include "http/respcache.h"
 #include "http/router.h"
 
 enum {
@@ -38,12 +39,14 @@ enum {
     BUCKET_SLOTS = 32768,      /* rate-limit buckets kept; about 1 MiB */
     TRUSTED_MAX = 16,
     SPARE_FDS = 64,            /* files beyond the connections: databases, logs, wake-ups */
+    CACHE_TTL_MS = 1000,       /* how long a cached answer may be reused with no write at all */
 };
 
 struct http_server {
     struct MHD_Daemon *daemon;
     struct ratelimit *buckets;
     struct headwatch *watch; /* deadlines for request heads */
+    struct respcache *cache; /* anonymous reads' answers; NULL when off */
     unsigned char bucket_key[crypto_generichash_KEYBYTES]; /* so clients cannot aim at a slot */
     struct netprefix trusted[TRUSTED_MAX];
     size_t n_trusted;
@@ -77,6 +80,11 @@ struct request_state {
     struct netaddr client;          /* the peer, or the client behind a trusted proxy */
     bool metered;                   /* a rate limit applied: limit holds its verdict */
     struct ratelimit_verdict limit;
+    char *cache_key;    /* an anonymous read that may be cached: its key (arena), else NULL */
+    size_t cache_key_len;
+    uint64_t cache_gen;     /* the cache generation the answer is computed in */
+    char *cached_etag;      /* a cache hit: the stored ETag (arena) */
+    bool cached_gzipped;
 };
 
 static int hex_value(char c)
@@ -282,7 +290,7 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
 }
 
 struct framing {
-    unsigned content_lengths;
+    unsigned content_lengths, transfer_encodings, hosts;
     bool bad_name, bad_value;
 };
 
@@ -297,8 +305,9 @@ static enum MHD_Result inspect_header(void *cls, enum MHD_ValueKind kind, const 
 {
     struct framing *f = cls;
     (void)kind;
-    if (strcasecmp(key, "Content-Length") == 0)
-        f->content_lengths++;
+    f->content_lengths += strcasecmp(key, "Content-Length") == 0;
+    f->transfer_encodings += strcasecmp(key, "Transfer-Encoding") == 0;
+    f->hosts += strcasecmp(key, "Host") == 0;
     f->bad_name |= !*key;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         f->bad_name |= !is_tchar(*p);
@@ -310,9 +319,12 @@ static enum MHD_Result inspect_header(void *cls, enum MHD_ValueKind kind, const 
 /*
  * Refuses requests whose length could be read two ways (the stuff of
  * request smuggling behind a proxy) or whose header bytes are not HTTP:
- * more than one Content-Length, Content-Length with Transfer-Encoding, a
- * transfer coding other than chunked, a header name that is not a token,
- * control bytes in a value. Returns the detail for a 400, or NULL.
+ * more than one Content-Length or Transfer-Encoding line, Content-Length
+ * with Transfer-Encoding, a transfer coding other than chunked, more than
+ * one Host (RFC 9112 3.2), a header name that is not a token, control
+ * bytes in a value. Returns the detail for a 400, or NULL. (libmicrohttpd
+ * 0.9.75 itself cuts a name or value at a NUL and drops a line with an
+ * empty name: those bytes never reach this check.)
  */
 static const char *framing_error(struct MHD_Connection *conn)
 {
@@ -321,10 +333,14 @@ static const char *framing_error(struct MHD_Connection *conn)
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
     if (f.content_lengths > 1)
         return "the request has more than one Content-Length";
+    if (f.transfer_encodings > 1)
+        return "the request has more than one Transfer-Encoding";
     if (te && f.content_lengths)
         return "the request has both Content-Length and Transfer-Encoding";
     if (te && strcasecmp(te, "chunked") != 0)
         return "chunked is the only transfer coding accepted";
+    if (f.hosts > 1)
+        return "the request has more than one Host";
     if (f.bad_name)
         return "a header name is not an HTTP token";
     if (f.bad_value)
@@ -461,13 +477,29 @@ static void take_body(struct request_state *st, const char *data, size_t len)
         st->early = NS_ERR_NOMEM;
 }
 
-static const char *early_detail(enum ns_err err)
+/* What a 401 tells the caller to send: it depends on who may call the route. */
+static const char *unauthorized_detail(const struct route *route)
+{
+    switch (route ? route->auth : AUTH_NONE) {
+    case AUTH_INGEST:
+    case AUTH_ADMIN:
+        return "this endpoint needs a valid API key: Authorization: Bearer <key>";
+    case AUTH_READER:
+        return "this endpoint needs a valid session token (POST /v1/sessions): "
+               "Authorization: Bearer <token>";
+    case AUTH_NONE:
+        break;
+    }
+    return "the credentials sent are not valid (or revoked); send none to read anonymously";
+}
+
+static const char *early_detail(enum ns_err err, const struct route *route)
 {
     switch (err) {
     case NS_ERR_BAD_PARAM:
         return "the request has malformed text";
     case NS_ERR_UNAUTHORIZED:
-        return "this endpoint needs an API key: Authorization: Bearer <key>";
+        return unauthorized_detail(route);
     case NS_ERR_FORBIDDEN:
         return "this API key's scope does not allow this endpoint";
     case NS_ERR_MEDIA_TYPE:
@@ -492,7 +524,7 @@ static void dispatch(struct request_state *st, struct resp *rs)
     if (st->early) {
         if (st->early == NS_ERR_BAD_PARAM)
             rq->n_query = 0; /* never echo bad bytes back in links */
-        resp_problem(rq, rs, st->early, st->early_detail ? st->early_detail : early_detail(st->early),
+        resp_problem(rq, rs, st->early, st->early_detail ? st->early_detail : early_detail(st->early, st->route),
                      st->early == NS_ERR_BAD_PARAM ? &st->early_errors : NULL);
         /* a token was sent and refused: say so (RFC 6750), in place of the plain challenge */
         for (size_t i = 0; st->early == NS_ERR_UNAUTHORIZED && i < rs->n_headers; i++)
@@ -631,6 +663,103 @@ static void add_rate_headers(struct MHD_Response *r, const struct ratelimit_verd
     }
 }
 
+/*
+ * The cache key of an anonymous GET or HEAD of a public route: the
+ * encoding it accepts, the path and the decoded query in order, joined by
+ * control characters (which check_text has refused in the text itself).
+ * Returns false when the request is not one to cache.
+ */
+static bool cache_key(struct request_state *st, struct MHD_Connection *conn)
+{
+    const struct req *rq = &st->rq;
+    if (!st->srv->cache || st->early || st->match != ROUTE_FOUND || rq->authorized ||
+        st->route->auth != AUTH_NONE || st->route->unmetered || strcmp(st->route->method, "GET") != 0 ||
+        !rq->store)
+        return false;
+    const char *ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, encoding_accepts_gzip(ae) ? "z" : "i");
+    buf_puts(&b, rq->path);
+    for (size_t i = 0; i < rq->n_query; i++) {
+        buf_puts(&b, "\x1e");
+        buf_puts(&b, rq->query[i].key);
+        buf_puts(&b, rq->query[i].value ? "\x1f" : "\x1d");
+        buf_puts(&b, rq->query[i].value ? rq->query[i].value : "");
+    }
+    st->cache_key = buf_failed(&b) ? NULL : arena_strdup(rq->arena, b.data);
+    st->cache_key_len = st->cache_key ? b.len : 0;
+    buf_release(&b);
+    return st->cache_key != NULL;
+}
+
+struct cache_hit {
+    struct request_state *st;
+    struct resp *rs;
+};
+
+/* Copies a cached answer into the response (its strings into the request's arena). */
+static void take_hit(const struct respcache_entry *e, void *arg)
+{
+    struct cache_hit *h = arg;
+    struct arena *a = h->st->rq.arena;
+    h->rs->body = malloc(e->len ? e->len : 1);
+    if (!h->rs->body)
+        return;
+    memcpy(h->rs->body, e->body, e->len);
+    h->rs->len = e->len;
+    h->rs->status = 200;
+    h->rs->content_type = arena_strdup(a, e->content_type);
+    for (size_t i = 0; i < e->n_headers; i++)
+        resp_header(h->rs, arena_strdup(a, e->header_names[i]),
+                    arena_strdup(a, e->header_values[i]));
+    h->st->cached_etag = arena_strdup(a, e->etag);
+    h->st->cached_gzipped = e->gzipped;
+}
+
+/*
+ * Answers from the cache when it holds a current answer: true with rs
+ * filled. Before looking, asks the store whether anything was committed
+ * since this worker last asked; if so, every cached answer goes.
+ */
+static bool cache_lookup(struct request_state *st, struct MHD_Connection *conn, struct resp *rs)
+{
+    if (!cache_key(st, conn))
+        return false;
+    struct metrics *m = &st->srv->ctx->metrics;
+    if (store_changed(st->rq.store))
+        respcache_invalidate(st->srv->cache);
+    st->cache_gen = respcache_generation(st->srv->cache);
+    struct cache_hit h = {st, rs};
+    if (respcache_get(st->srv->cache, st->cache_key, st->cache_key_len, take_hit, &h) &&
+        rs->body && st->cached_etag && rs->content_type) {
+        atomic_fetch_add(&m->response_cache_hits, 1);
+        return true;
+    }
+    free(rs->body);
+    *rs = (struct resp){.status = 500};
+    st->cached_etag = NULL;
+    atomic_fetch_add(&m->response_cache_misses, 1);
+    return false;
+}
+
+/* Keeps a fresh 200 for the next anonymous reader, unless it must not be kept. */
+static void cache_store(const struct request_state *st, const struct resp *rs, const char *etag,
+                        bool gzipped)
+{
+    if (!st->cache_key || rs->no_store || rs->n_headers > RESPCACHE_HEADERS_MAX)
+        return;
+    struct respcache_entry e = {.body = rs->body, .len = rs->len, .etag = etag,
+                                .content_type = rs->content_type, .gzipped = gzipped};
+    for (size_t i = 0; i < rs->n_headers; i++) {
+        if (!rs->headers[i].value)
+            continue;
+        e.header_names[e.n_headers] = rs->headers[i].name;
+        e.header_values[e.n_headers++] = rs->headers[i].value;
+    }
+    respcache_put(st->srv->cache, st->cache_key, st->cache_key_len, st->cache_gen, &e);
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_server *srv,
                                  struct request_state *st, struct req *rq,
                                  struct resp *rs, bool draining)
@@ -639,9 +768,15 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_
     char etag[48] = "";
     bool gzipped = false;
     int status = rs->status;
-    if (status == 200 && is_get) {
+    if (status == 200 && is_get && st->cached_etag) {
+        snprintf(etag, sizeof(etag), "%s", st->cached_etag);
+        gzipped = st->cached_gzipped;
+    } else if (status == 200 && is_get) {
         make_etag(rs, etag);
         gzipped = maybe_gzip(conn, rs, etag);
+        cache_store(st, rs, etag, gzipped);
+    }
+    if (status == 200 && is_get) {
         const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
         if (inm && etag_matches(inm, etag))
             status = 304;
@@ -686,6 +821,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const struct http_
         MHD_add_response_header(r, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
+    /* a reader that takes the answer a byte at a time is cut off like a slow sender */
+    headwatch_transfer(srv->watch, watch_slot(conn), status == 304 ? 0 : body_len);
     st->status = status;
     st->bytes = status == 304 ? 0 : body_len;
     if (status >= 500)
@@ -730,20 +867,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* whatever the answer, one to a request with credentials is that caller's alone */
         st->rq.authorized =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL;
-        if (!decide_head(st, conn))
+        if (!decide_head(st, conn)) {
+            headwatch_waiting(srv->watch, watch_slot(conn)); /* for the body, if one comes */
             return MHD_YES;
+        }
         /* Refused before the body: answer now and let the connection close. */
         struct resp rs = {.status = 500};
         dispatch(st, &rs);
         return send_resp(conn, srv, st, &st->rq, &rs, true);
     }
     if (*upload_data_size) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         take_body(st, upload_data, *upload_data_size);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* a body earns time as it arrives; time the server spends on it is not the client's */
+        headwatch_extend(srv->watch, watch_slot(conn), *upload_data_size,
+                         (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 + 1);
         *upload_data_size = 0;
         return MHD_YES;
     }
+    headwatch_busy(srv->watch, watch_slot(conn));
     struct resp rs = {.status = 500};
-    dispatch(st, &rs);
+    if (!cache_lookup(st, conn, &rs))
+        dispatch(st, &rs);
     if (!rs.body)
         resp_problem(&st->rq, &rs, NS_ERR_NOMEM, NULL, NULL);
     return send_resp(conn, srv, st, &st->rq, &rs, atomic_load(&srv->ctx->draining));
@@ -873,6 +1020,7 @@ static socklen_t bind_address(const struct http_config *cfg, struct sockaddr_sto
 static void server_free(struct http_server *srv)
 {
     headwatch_free(srv->watch);
+    respcache_free(srv->cache);
     ratelimit_free(srv->buckets);
     pthread_key_delete(srv->store_key);
     free(srv);
@@ -908,8 +1056,11 @@ enum ns_err http_start(const struct http_config *cfg, struct api_ctx *ctx,
     srv->buckets = ratelimit_new(BUCKET_SLOTS);
     unsigned connections = fit_connections(cfg);
     srv->watch = headwatch_new(connections, cfg->idle_timeout_s);
-    if (!srv->buckets || !srv->watch || !load_trusted(srv, cfg->trusted_proxies)) {
-        enum ns_err err = srv->buckets && srv->watch ? NS_ERR_INVALID : NS_ERR_NOMEM;
+    srv->cache = cfg->response_cache_bytes ? respcache_new(cfg->response_cache_bytes, CACHE_TTL_MS)
+                                           : NULL;
+    bool made = srv->buckets && srv->watch && (srv->cache || !cfg->response_cache_bytes);
+    if (!made || !load_trusted(srv, cfg->trusted_proxies)) {
+        enum ns_err err = made ? NS_ERR_INVALID : NS_ERR_NOMEM;
         server_free(srv);
         return err;
     }

@@ -29,6 +29,7 @@ struct http_config {
     unsigned idle_timeout_s;
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0: no limit */
+    size_t response_cache_bytes;     /* anonymous reads' answers kept; 0: no cache */
     struct ratelimit_policy client_limit; /* per client address (rate 0: off) */
     struct ratelimit_policy key_limit;    /* per API key or session token */
     const char *const *trusted_proxies; /* "ADDR" or "ADDR/BITS"; NULL-terminated */

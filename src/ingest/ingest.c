@@ -34,11 +34,14 @@ static void learn_new_name(void *cls, const char *name, int64_t id)
 /*
  * Rolls back a failed write's savepoint; when the write had taught the
  * matcher names, the entities behind them are gone again, so the matcher is
- * rebuilt. Returns err, or the rebuild's own failure.
+ * rebuilt. Returns err, or the rollback's or the rebuild's own failure (a
+ * failed rollback is never a refusal of the input: the transaction must go).
  */
 static enum ns_err undo_write(struct store *st, const struct learning *l, enum ns_err err)
 {
-    store_rollback_savepoint(st);
+    enum ns_err undone = store_rollback_savepoint(st);
+    if (undone)
+        return undone; /* half the write may remain: the caller must drop the transaction */
     if (l->learned) {
         enum ns_err refreshed = ingest_matcher_refresh(st, l->m);
         if (refreshed)

@@ -130,7 +130,7 @@ static void parse_authors(struct field_ctx *c, json_t *root, struct article_writ
     }
     w->authors = arena_calloc(c->a, json_array_size(v) + 1, sizeof(*w->authors));
     if (!w->authors) {
-        field_errors_add(c->fe, "authors", "out of memory");
+        field_errors_nomem(c->fe, "authors");
         return;
     }
     size_t i;
@@ -217,7 +217,7 @@ static void parse_body(struct field_ctx *c, json_t *root, struct article_write *
         struct block *made = NULL;
         long n = body ? blocks_from_text(c->a, body, &made) : 0;
         if (n < 0)
-            field_errors_add(c->fe, "body_text", "out of memory");
+            field_errors_nomem(c->fe, "body_text");
         if (n > BLOCKS_MAX)
             field_errors_add(c->fe, "body_text", "must have at most %d paragraphs", BLOCKS_MAX);
         bool fits = n > 0 && n <= BLOCKS_MAX;
@@ -241,7 +241,7 @@ static void parse_body(struct field_ctx *c, json_t *root, struct article_write *
     }
     struct block *out = arena_calloc(c->a, json_array_size(blocks), sizeof(*out));
     if (!out) {
-        field_errors_add(c->fe, "blocks", "out of memory");
+        field_errors_nomem(c->fe, "blocks");
         return;
     }
     size_t i;
@@ -268,7 +268,7 @@ static void parse_topics(struct field_ctx *c, json_t *root, struct article_write
     }
     w->topics = arena_calloc(c->a, json_array_size(topics) + 1, sizeof(*w->topics));
     if (!w->topics) {
-        field_errors_add(c->fe, "topics", "out of memory");
+        field_errors_nomem(c->fe, "topics");
         return;
     }
     size_t i;
@@ -299,7 +299,7 @@ static void parse_entities(struct field_ctx *c, json_t *root, struct article_wri
     }
     struct entity_write *out = arena_calloc(c->a, json_array_size(entities) + 1, sizeof(*out));
     if (!out) {
-        field_errors_add(c->fe, "entities", "out of memory");
+        field_errors_nomem(c->fe, "entities");
         return;
     }
     size_t i;
@@ -372,6 +372,11 @@ static enum ns_err finish(struct arena *a, json_t *root, struct article_write *w
     json_t *blocks = blocks_to_json(w->blocks, w->n_blocks);
     char *text = blocks ? json_dumps(blocks, JSON_COMPACT) : NULL;
     json_decref(blocks);
+    /* a member json_object_set_new could not add is missing without a word: check */
+    if (text && fields_memory_failed()) {
+        free(text);
+        text = NULL;
+    }
     if (!text)
         return NS_ERR_NOMEM;
     w->blocks_json = arena_strdup(a, text);
@@ -400,6 +405,8 @@ enum ns_err article_parse(struct arena *a, const char *text, size_t len, struct 
     json_t *root = fields_load(text, len, &jerr);
     memset(w, 0, sizeof(*w));
     if (!root) {
+        if (fields_load_out_of_memory(&jerr))
+            return NS_ERR_NOMEM; /* not the writer's fault: no 400 */
         field_errors_add(fe, "body", "invalid JSON: %s (at byte %d)", jerr.text, jerr.position);
         return NS_ERR_BAD_JSON;
     }
@@ -418,6 +425,9 @@ enum ns_err article_parse(struct arena *a, const char *text, size_t len, struct 
         parse_entities(&c, root, w);
     }
     enum ns_err err = fe->count == before ? NS_OK : NS_ERR_INVALID;
+    /* a value lost to a failed allocation must not be stored as absent, nor called invalid */
+    if (fe->out_of_memory || a->failed || fields_memory_failed())
+        err = NS_ERR_NOMEM;
     if (!err) {
         if (!w->language)
             w->language = w->publication.language ? w->publication.language : "en";

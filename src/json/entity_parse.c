@@ -25,7 +25,7 @@ static void read_aliases(struct field_ctx *c, json_t *obj, const char *prefix,
     }
     out->aliases = arena_calloc(c->a, json_array_size(v) + 1, sizeof(*out->aliases));
     if (!out->aliases) {
-        field_errors_add(c->fe, field, "out of memory");
+        field_errors_nomem(c->fe, field);
         return;
     }
     size_t i;
@@ -82,11 +82,15 @@ enum ns_err entity_parse(struct arena *a, const char *text, size_t len, struct e
     json_error_t jerr;
     json_t *root = fields_load(text, len, &jerr);
     if (!root) {
+        if (fields_load_out_of_memory(&jerr))
+            return NS_ERR_NOMEM;
         field_errors_add(fe, "body", "invalid JSON: %s (at byte %d)", jerr.text, jerr.position);
         return NS_ERR_BAD_JSON;
     }
     struct field_ctx c = {.a = a, .fe = fe};
     bool ok = entity_from_json(&c, root, "", out);
     json_decref(root);
+    if (fe->out_of_memory || a->failed || fields_memory_failed())
+        return NS_ERR_NOMEM;
     return ok ? NS_OK : NS_ERR_INVALID;
 }

@@ -5,9 +5,36 @@
 #include "json/fields.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { URL_MAX = 2048 };
+
+static _Thread_local bool json_alloc_failed; /* since this thread's last fields_load began */
+
+static void *json_alloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        json_alloc_failed = true;
+    return p;
+}
+
+void fields_global_init(void)
+{
+    json_set_alloc_funcs(json_alloc, free);
+}
+
+bool fields_memory_failed(void)
+{
+    return json_alloc_failed;
+}
+
+bool fields_load_out_of_memory(const json_error_t *err)
+{
+    /* jansson leaves the text empty only when it failed before reading a byte */
+    return json_alloc_failed || json_error_code(err) == json_error_out_of_memory || !err->text[0];
+}
 
 /* True when s has no control characters (multi_line allows \n, \r and \t). */
 static bool clean_text(const char *s, bool multi_line)
@@ -139,6 +166,7 @@ static bool depth_ok(json_t *v, int depth)
 
 json_t *fields_load(const char *text, size_t len, json_error_t *err)
 {
+    json_alloc_failed = false;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, err);
     if (root && !depth_ok(root, 1)) {
         json_decref(root);
@@ -156,8 +184,9 @@ json_t *fields_load_object(const char *text, size_t len, struct field_errors *fe
     json_t *root = fields_load(text, len, &jerr);
     *err = NS_OK;
     if (!root) {
-        field_errors_add(fe, "body", "invalid JSON: %s", jerr.text);
-        *err = NS_ERR_BAD_JSON;
+        *err = fields_load_out_of_memory(&jerr) ? NS_ERR_NOMEM : NS_ERR_BAD_JSON;
+        if (*err == NS_ERR_BAD_JSON)
+            field_errors_add(fe, "body", "invalid JSON: %s", jerr.text);
     } else if (!json_is_object(root)) {
         json_decref(root);
         root = NULL;

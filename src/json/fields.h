@@ -25,10 +25,30 @@ struct field_ctx {
 #define FIELDS_DEPTH_MAX 32
 
 /*
+ * Routes jansson's allocations through a wrapper that notices when one
+ * fails, so fields_load_out_of_memory can tell. Call once, before any thread.
+ */
+void fields_global_init(void);
+
+/*
  * Parses a written body: strict JSON, no duplicate keys, nesting at most
  * FIELDS_DEPTH_MAX. Returns a new reference, or NULL with *err explained.
  */
 json_t *fields_load(const char *text, size_t len, json_error_t *err);
+
+/*
+ * True when the last fields_load of this thread failed because memory ran
+ * out, not because of the text: jansson often reports a failed allocation
+ * as a syntax error (or not at all), which must not become a 400.
+ */
+bool fields_load_out_of_memory(const json_error_t *err);
+
+/*
+ * True when a jansson allocation of this thread failed since its last
+ * fields_load began: a json_pack or json_dumps that came back NULL, or a
+ * value silently missing from an object built meanwhile.
+ */
+bool fields_memory_failed(void);
 
 /*
  * Parses a written body that must be a JSON object. Returns it, or NULL

@@ -6,9 +6,12 @@
  */
 #include "json/resource_json.h"
 
+#include <stdlib.h>
+
 #include "domain/blocks.h"
 #include "domain/paywall.h"
 #include "domain/timefmt.h"
+#include "json/json_text.h"
 
 static json_t *str_or_null(const char *s)
 {
@@ -22,38 +25,9 @@ static json_t *time_json(int64_t t)
     return json_string(buf);
 }
 
-static json_t *int_or_null(int v)
-{
-    return v > 0 ? json_integer(v) : json_null();
-}
-
 json_t *publication_ref_to_json(const struct publication_ref *p)
 {
     return json_pack("{sI,ss,ss}", "id", (json_int_t)p->id, "slug", p->slug, "name", p->name);
-}
-
-static json_t *image_to_json(const struct image *img)
-{
-    if (!img->url)
-        return json_null();
-    return json_pack("{ss,so,so,so,so,so}", "url", img->url, "caption",
-                     str_or_null(img->caption), "credit", str_or_null(img->credit), "alt",
-                     str_or_null(img->alt), "width", int_or_null(img->width), "height",
-                     int_or_null(img->height));
-}
-
-static json_t *authors_to_json(const struct article_row *r)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < r->n_authors; i++) {
-        const struct author_ref *a = &r->authors[i];
-        if (json_array_append_new(arr, json_pack("{sI,ss,ss}", "id", (json_int_t)a->id, "slug",
-                                                 a->slug, "name", a->name))) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
 }
 
 static json_t *topic_ref_to_json(const struct topic_ref *t)
@@ -74,83 +48,232 @@ json_t *entity_ref_to_json(const struct entity_ref *e, bool with_mentions)
     return o;
 }
 
-static json_t *topics_to_json(const struct article_row *r)
+/* --- articles, written as text (json_text.h): the hot path of every article response */
+
+static void ref_write(struct buf *b, int64_t id, const char *slug, const char *name)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < r->n_topics; i++)
-        if (json_array_append_new(arr, topic_ref_to_json(&r->topics[i]))) {
-            json_decref(arr);
-            return NULL;
-        }
-    return arr;
+    buf_puts(b, "{\"id\":");
+    json_text_int(b, id);
+    buf_puts(b, ",\"slug\":");
+    json_text_string(b, slug);
+    buf_puts(b, ",\"name\":");
+    json_text_string(b, name);
+    buf_putc(b, '}');
 }
 
-static json_t *entities_to_json(const struct article_row *r, size_t max, bool with_mentions)
+static void image_write(struct buf *b, const struct image *img)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < r->n_entities && i < max; i++)
-        if (json_array_append_new(arr, entity_ref_to_json(&r->entities[i], with_mentions))) {
-            json_decref(arr);
-            return NULL;
+    if (!img->url) {
+        buf_puts(b, "null");
+        return;
+    }
+    buf_puts(b, "{\"url\":");
+    json_text_string(b, img->url);
+    buf_puts(b, ",\"caption\":");
+    json_text_string(b, img->caption);
+    buf_puts(b, ",\"credit\":");
+    json_text_string(b, img->credit);
+    buf_puts(b, ",\"alt\":");
+    json_text_string(b, img->alt);
+    buf_puts(b, ",\"width\":");
+    if (img->width > 0)
+        json_text_int(b, img->width);
+    else
+        buf_puts(b, "null");
+    buf_puts(b, ",\"height\":");
+    if (img->height > 0)
+        json_text_int(b, img->height);
+    else
+        buf_puts(b, "null");
+    buf_putc(b, '}');
+}
+
+static void time_write(struct buf *b, int64_t t)
+{
+    char text[TIMEFMT_LEN];
+    timefmt_format(t, text);
+    json_text_string(b, text);
+}
+
+/* The entities of r, at most max; with_mentions adds mentions and salience. */
+static void entities_write(struct buf *b, const struct article_row *r, size_t max,
+                           bool with_mentions)
+{
+    buf_putc(b, '[');
+    for (size_t i = 0; i < r->n_entities && i < max; i++) {
+        const struct entity_ref *e = &r->entities[i];
+        buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+        json_text_int(b, e->id);
+        buf_puts(b, ",\"slug\":");
+        json_text_string(b, e->slug);
+        buf_puts(b, ",\"name\":");
+        json_text_string(b, e->name);
+        buf_puts(b, ",\"type\":");
+        json_text_string(b, e->type);
+        if (with_mentions) {
+            buf_puts(b, ",\"mentions\":");
+            json_text_int(b, e->mentions);
+            buf_puts(b, ",\"salience\":");
+            /* three decimals: the score is a ranking signal, not a measurement */
+            json_text_real(b, (double)(long long)(e->salience * 1000.0 + 0.5) / 1000.0);
         }
-    return arr;
+        buf_putc(b, '}');
+    }
+    buf_putc(b, ']');
+}
+
+/* Every member of the summary form but entities, without the braces. */
+static void summary_members(struct buf *b, const struct article_row *r)
+{
+    buf_puts(b, "\"id\":");
+    json_text_int(b, r->id);
+    buf_puts(b, ",\"slug\":");
+    json_text_string(b, r->slug);
+    buf_puts(b, ",\"headline\":");
+    json_text_string(b, r->headline);
+    buf_puts(b, ",\"standfirst\":");
+    json_text_string(b, r->standfirst);
+    buf_puts(b, ",\"url\":");
+    json_text_string(b, r->url);
+    buf_puts(b, ",\"publication\":");
+    ref_write(b, r->publication.id, r->publication.slug, r->publication.name);
+    buf_puts(b, ",\"section\":");
+    json_text_string(b, r->section);
+    buf_puts(b, ",\"authors\":[");
+    for (size_t i = 0; i < r->n_authors; i++) {
+        if (i)
+            buf_putc(b, ',');
+        ref_write(b, r->authors[i].id, r->authors[i].slug, r->authors[i].name);
+    }
+    buf_puts(b, "],\"image\":");
+    image_write(b, &r->image);
+    buf_puts(b, ",\"published_at\":");
+    time_write(b, r->published_at);
+    buf_puts(b, ",\"updated_at\":");
+    time_write(b, r->updated_at);
+    buf_puts(b, ",\"language\":");
+    json_text_string(b, r->language);
+    buf_puts(b, r->premium ? ",\"access\":\"premium\",\"word_count\":"
+                           : ",\"access\":\"free\",\"word_count\":");
+    json_text_int(b, r->word_count);
+    buf_puts(b, ",\"reading_time_minutes\":");
+    json_text_int(b, reading_time_minutes(r->word_count));
+    buf_puts(b, ",\"topics\":[");
+    for (size_t i = 0; i < r->n_topics; i++) {
+        if (i)
+            buf_putc(b, ',');
+        ref_write(b, r->topics[i].id, r->topics[i].slug, r->topics[i].name);
+    }
+    buf_putc(b, ']');
+}
+
+void article_summary_write(struct buf *b, const struct article_row *r)
+{
+    buf_putc(b, '{');
+    summary_members(b, r);
+    buf_puts(b, ",\"entities\":");
+    entities_write(b, r, SUMMARY_ENTITIES_MAX, false);
+    buf_putc(b, '}');
+}
+
+/* Takes back the closing brace of the object just written, to add members to it. */
+static void reopen(struct buf *b)
+{
+    if (!buf_failed(b) && b->len)
+        b->data[--b->len] = '\0';
+}
+
+void article_counted_write(struct buf *b, const struct article_row *r, const char *key,
+                           int64_t value)
+{
+    article_summary_write(b, r);
+    reopen(b);
+    buf_puts(b, ",\"");
+    buf_puts(b, key);
+    buf_puts(b, "\":");
+    json_text_int(b, value);
+    buf_putc(b, '}');
+}
+
+void article_hit_write(struct buf *b, const struct article_row *r, double score,
+                       const char *headline_html, const char *snippet_html)
+{
+    article_summary_write(b, r);
+    reopen(b);
+    buf_puts(b, ",\"score\":");
+    json_text_real(b, score);
+    buf_puts(b, ",\"highlight\":{\"headline\":");
+    json_text_string(b, headline_html);
+    buf_puts(b, ",\"snippet\":");
+    json_text_string(b, snippet_html);
+    buf_puts(b, "}}");
+}
+
+bool article_full_write(struct buf *b, const struct article_row *r, bool locked)
+{
+    const char *blocks = r->blocks_json ? r->blocks_json : "[]";
+    char *preview = NULL;
+    int shown = 0;
+    if (locked) {
+        /* the preview blocks only: the stored array cut, through jansson (one in five pieces) */
+        json_t *all = json_loads(blocks, 0, NULL);
+        if (!all || !json_is_array(all)) {
+            json_decref(all);
+            return false;
+        }
+        size_t keep = (size_t)paywall_preview_blocks(json_array_size(all));
+        while (json_array_size(all) > keep)
+            json_array_remove(all, json_array_size(all) - 1);
+        shown = (int)json_array_size(all);
+        preview = json_dumps(all, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        json_decref(all);
+        if (!preview)
+            return false;
+    }
+    buf_putc(b, '{');
+    summary_members(b, r);
+    buf_puts(b, ",\"entities\":");
+    entities_write(b, r, r->n_entities, true);
+    /* a reader with access gets the stored blocks as they are: they are kept as served */
+    buf_puts(b, ",\"blocks\":");
+    buf_puts(b, locked ? preview : blocks);
+    if (locked) {
+        buf_puts(b, ",\"paywall\":{\"locked\":true,\"reason\":\"membership_required\","
+                    "\"preview_blocks\":");
+        json_text_int(b, shown);
+        buf_puts(b, ",\"trial_days\":");
+        json_text_int(b, PAYWALL_TRIAL_DAYS);
+        buf_puts(b, "}}");
+    } else {
+        buf_puts(b, ",\"paywall\":{\"locked\":false}}");
+    }
+    free(preview);
+    return !buf_failed(b);
+}
+
+/* A jansson value of text the writers above made (for callers that add to it). */
+static json_t *parsed(struct buf *b)
+{
+    json_t *v = buf_failed(b) ? NULL : json_loadb(b->data, b->len, 0, NULL);
+    buf_release(b);
+    return v;
 }
 
 json_t *article_summary_to_json(const struct article_row *r)
 {
-    return json_pack(
-        "{sI,ss,ss,so,so,so,so,so,so,so,so,ss,ss,sI,si,so,so}", "id", (json_int_t)r->id, "slug",
-        r->slug, "headline", r->headline, "standfirst", str_or_null(r->standfirst), "url",
-        str_or_null(r->url), "publication", publication_ref_to_json(&r->publication), "section",
-        str_or_null(r->section), "authors", authors_to_json(r), "image", image_to_json(&r->image),
-        "published_at", time_json(r->published_at), "updated_at", time_json(r->updated_at),
-        "language", r->language, "access", r->premium ? "premium" : "free", "word_count",
-        (json_int_t)r->word_count, "reading_time_minutes", reading_time_minutes(r->word_count),
-        "topics", topics_to_json(r), "entities", entities_to_json(r, SUMMARY_ENTITIES_MAX, false));
-}
-
-/* The stored blocks, cut to the preview when locked; *shown says how many. */
-static json_t *blocks_for_reader(const struct article_row *r, bool locked, int *shown)
-{
-    json_t *blocks = json_loads(r->blocks_json ? r->blocks_json : "[]", 0, NULL);
-    if (!blocks || !json_is_array(blocks)) {
-        json_decref(blocks);
-        return NULL;
-    }
-    if (locked) {
-        size_t keep = (size_t)paywall_preview_blocks(json_array_size(blocks));
-        while (json_array_size(blocks) > keep)
-            json_array_remove(blocks, json_array_size(blocks) - 1);
-    }
-    *shown = (int)json_array_size(blocks);
-    return blocks;
+    struct buf b;
+    buf_init(&b);
+    article_summary_write(&b, r);
+    return parsed(&b);
 }
 
 json_t *article_full_to_json(const struct article_row *r, bool locked)
 {
-    json_t *o = article_summary_to_json(r);
-    int shown = 0;
-    json_t *blocks = o ? blocks_for_reader(r, locked, &shown) : NULL;
-    json_t *paywall = NULL;
-    if (blocks)
-        paywall = locked ? json_pack("{sb,ss,si,si}", "locked", 1, "reason",
-                                     "membership_required", "preview_blocks", shown,
-                                     "trial_days", PAYWALL_TRIAL_DAYS)
-                         : json_pack("{sb}", "locked", 0);
-    if (!paywall) {
-        json_decref(blocks);
-        json_decref(o);
-        return NULL;
-    }
-    /* set_new takes each value even when it fails, so nothing is left to free but o */
-    int failed = json_object_set_new(o, "blocks", blocks);
-    failed |= json_object_set_new(o, "paywall", paywall);
-    failed |= json_object_set_new(o, "entities", entities_to_json(r, r->n_entities, true));
-    if (failed) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    struct buf b;
+    buf_init(&b);
+    if (!article_full_write(&b, r, locked))
+        buf_release(&b);
+    return b.data ? parsed(&b) : NULL;
 }
 
 json_t *publication_to_json(const struct publication_row *p)

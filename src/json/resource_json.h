@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "core/buf.h"
 #include "store/store.h"
 
 /* The summary form used in every list. */
@@ -20,6 +21,21 @@ json_t *article_summary_to_json(const struct article_row *r);
  * preview blocks are included and the paywall says so.
  */
 json_t *article_full_to_json(const struct article_row *r, bool locked);
+
+/*
+ * The same forms written as text into b (json_text.h), the way every
+ * article response is built: the *_to_json builders above parse this text.
+ * Failures are recorded in b (buf_failed).
+ */
+void article_summary_write(struct buf *b, const struct article_row *r);
+/* The summary with one more integer member, e.g. "reads" in top stories. */
+void article_counted_write(struct buf *b, const struct article_row *r, const char *key,
+                           int64_t value);
+/* A search result: the summary with its score and highlights (HTML, already escaped). */
+void article_hit_write(struct buf *b, const struct article_row *r, double score,
+                       const char *headline_html, const char *snippet_html);
+/* The full form; false when the stored blocks cannot be read or memory runs out. */
+bool article_full_write(struct buf *b, const struct article_row *r, bool locked);
 
 /* An entity reference; with_mentions adds mentions and salience (full article form). */
 json_t *entity_ref_to_json(const struct entity_ref *e, bool with_mentions);

@@ -258,7 +258,7 @@ enum ns_err store_article_delete(struct store *st, int64_t id)
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT 1 FROM articles WHERE id = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, id);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -276,7 +276,7 @@ enum ns_err store_article_delete(struct store *st, int64_t id)
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]) && !err; i++) {
         s = store_stmt(st, deletes[i]);
         if (!s)
-            return store_err(sqlite3_errcode(st->db));
+            return store_stmt_failed(st);
         sqlite3_bind_int64(s, 1, id);
         err = store_step_done(s);
     }

@@ -40,7 +40,7 @@ static enum ns_err read_aliases(struct store *st, struct arena *a, struct entity
     sqlite3_stmt *s = store_stmt(st, "SELECT alias FROM entity_aliases WHERE entity_id = ?"
                                      " ORDER BY alias_key, alias");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, r->id);
     size_t cap = 0;
     int rc;
@@ -62,7 +62,7 @@ static enum ns_err lookup_id(struct store *st, const char *sql, const char *text
 {
     sqlite3_stmt *s = store_stmt(st, sql);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, text);
     int rc = sqlite3_step(s);
     *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -75,7 +75,7 @@ static enum ns_err entity_get_by_id(struct store *st, struct arena *a, int64_t i
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT " ENTITY_COLUMNS " FROM entities e WHERE e.id = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, id);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -96,7 +96,7 @@ enum ns_err store_entity_find(struct store *st, struct arena *a, const char *ref
             return err;
         sqlite3_stmt *s = store_stmt(st, "SELECT into_id FROM entity_redirects WHERE old_id = ?");
         if (!s)
-            return store_err(sqlite3_errcode(st->db));
+            return store_stmt_failed(st);
         sqlite3_bind_int64(s, 1, numeric);
         int rc = sqlite3_step(s);
         int64_t into = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -134,7 +134,7 @@ enum ns_err store_entities_list(struct store *st, struct arena *a, const struct 
     snprintf(sql, sizeof(sql), "SELECT count(*)%s", match);
     sqlite3_stmt *s = store_stmt(st, sql);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, f->type);
     bind_text(s, 2, f->prefix_key);
     int rc = sqlite3_step(s);
@@ -151,7 +151,7 @@ enum ns_err store_entities_list(struct store *st, struct arena *a, const struct 
                         : " ORDER BY e.article_count DESC, e.id LIMIT ?7");
     s = store_stmt(st, sql);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, f->type);
     bind_text(s, 2, f->prefix_key);
     sqlite3_bind_int(s, 3, f->has_after);
@@ -185,7 +185,7 @@ enum ns_err store_entity_related(struct store *st, struct arena *a, int64_t enti
             " JOIN article_entities b ON b.article_id = x.article_id AND b.entity_id != x.entity_id"
             " WHERE x.entity_id = ?1");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, entity_id);
     int rc = sqlite3_step(s);
     *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -201,7 +201,7 @@ enum ns_err store_entity_related(struct store *st, struct arena *a, int64_t enti
                    " GROUP BY e.id HAVING ?2 = 0 OR shared < ?3 OR (shared = ?3 AND e.id > ?4)"
                    " ORDER BY shared DESC, e.id LIMIT ?5");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, entity_id);
     sqlite3_bind_int(s, 2, has_after);
     sqlite3_bind_int64(s, 3, after_count);
@@ -256,7 +256,7 @@ static enum ns_err alias_add(struct store *st, struct arena *a, int64_t id, cons
             "   WHERE entity_id = ?1 AND alias = ?2)"
             " AND NOT EXISTS (SELECT 1 FROM entities WHERE id = ?1 AND name = ?2)");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, id);
     bind_text(s, 2, alias);
     bind_text(s, 3, key);
@@ -279,7 +279,7 @@ static enum ns_err entity_insert(struct store *st, const struct entity_write *w,
                                      " description, wikidata, created_at)"
                                      " VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, slug);
     bind_text(s, 2, w->name);
     bind_text(s, 3, key);
@@ -305,7 +305,7 @@ static enum ns_err entity_update(struct store *st, int64_t id, const struct enti
             " OR description IS NOT coalesce(?3, description)"
             " OR wikidata IS NOT coalesce(?4, wikidata))");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, id);
     bind_text(s, 2, w->type);
     bind_text(s, 3, w->description);
@@ -379,7 +379,7 @@ enum ns_err store_entity_names_each(struct store *st,
     for (size_t q = 0; q < 2; q++) {
         sqlite3_stmt *s = store_stmt(st, sql[q]);
         if (!s)
-            return store_err(sqlite3_errcode(st->db));
+            return store_stmt_failed(st);
         int rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW)
             fn(cls, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));

@@ -11,7 +11,7 @@ enum ns_err store_key_create(struct store *st, const char *name, const char *sco
     sqlite3_stmt *s = store_stmt(st, "INSERT INTO api_keys (name, key_id, secret_hash, scope,"
                                      " created_at) VALUES (?, ?, ?, ?, ?)");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, name);
     bind_text(s, 2, key->id);
     sqlite3_bind_blob(s, 3, key->hash, APIKEY_HASH_LEN, SQLITE_STATIC);
@@ -27,7 +27,7 @@ enum ns_err store_keys_list(struct store *st, struct arena *a, struct key_row **
     sqlite3_stmt *s = store_stmt(st, "SELECT name, scope, created_at, last_used_at, revoked_at"
                                      " FROM api_keys ORDER BY name");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     size_t cap = 0;
     int rc;
     *rows = NULL;
@@ -57,7 +57,7 @@ enum ns_err store_key_revoke(struct store *st, const char *name, int64_t now)
     sqlite3_stmt *s = store_stmt(st, "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?)"
                                      " WHERE name = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, now);
     bind_text(s, 2, name);
     int rc = sqlite3_step(s);
@@ -73,7 +73,7 @@ enum ns_err store_key_verify(struct store *st, const struct apikey *key, int64_t
     sqlite3_stmt *s = store_stmt(st, "SELECT secret_hash, scope, revoked_at IS NOT NULL,"
                                      " coalesce(last_used_at, 0) FROM api_keys WHERE key_id = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, key->id);
     int rc = sqlite3_step(s);
     bool ok = false;
@@ -95,10 +95,14 @@ enum ns_err store_key_verify(struct store *st, const struct apikey *key, int64_t
     if (now - last_used >= 60) { /* a minute's precision is plenty, and spares a write a request */
         s = store_stmt(st, "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?");
         if (s) {
+            /* best effort: never hold a request up for a lock another writer has, nor fail
+             * it when the database cannot be written (the write itself will say so) */
+            sqlite3_busy_timeout(st->db, 0);
             sqlite3_bind_int64(s, 1, now);
             bind_text(s, 2, key->id);
             sqlite3_step(s);
             sqlite3_reset(s);
+            sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
         }
     }
     return NS_OK;

@@ -29,7 +29,7 @@ static enum ns_err recount_entity(struct store *st, int64_t entity_id)
             "   JOIN articles a ON a.id = x.article_id WHERE x.entity_id = ?1)"
             " WHERE id = ?1");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, entity_id);
     return step_reset(s);
 }
@@ -42,7 +42,7 @@ static enum ns_err count_new_link(struct store *st, int64_t entity_id, int64_t a
             " last_seen = max(coalesce(last_seen, p.t), p.t)"
             " FROM (SELECT published_at AS t FROM articles WHERE id = ?2) AS p WHERE id = ?1");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, entity_id);
     sqlite3_bind_int64(s, 2, article_id);
     return step_reset(s);
@@ -53,7 +53,7 @@ static enum ns_err old_links(struct store *st, int64_t article_id, int64_t **ids
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT entity_id FROM article_entities WHERE article_id = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, article_id);
     size_t cap = 0;
     int rc;
@@ -83,7 +83,7 @@ static enum ns_err insert_links(struct store *st, int64_t article_id,
         sqlite3_stmt *s = store_stmt(st, "INSERT INTO article_entities (article_id, entity_id,"
                                          " mentions, salience, given) VALUES (?, ?, ?, ?, ?)");
         if (!s)
-            return store_err(sqlite3_errcode(st->db));
+            return store_stmt_failed(st);
         sqlite3_bind_int64(s, 1, article_id);
         sqlite3_bind_int64(s, 2, links[i].entity_id);
         sqlite3_bind_int(s, 3, links[i].mentions);
@@ -110,7 +110,7 @@ enum ns_err store_article_links_set(struct store *st, int64_t article_id, bool c
         sqlite3_stmt *s = store_stmt(st, "DELETE FROM article_entities WHERE article_id = ?");
         if (!s) {
             free(before);
-            return store_err(sqlite3_errcode(st->db));
+            return store_stmt_failed(st);
         }
         sqlite3_bind_int64(s, 1, article_id);
         err = step_reset(s);
@@ -136,7 +136,7 @@ enum ns_err store_article_given_entities(struct store *st, struct arena *a, int6
     sqlite3_stmt *s = store_stmt(st, "SELECT entity_id FROM article_entities"
                                      " WHERE article_id = ? AND given ORDER BY entity_id");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, article_id);
     size_t cap = 0;
     int rc;

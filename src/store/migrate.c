@@ -35,7 +35,7 @@ static enum ns_err current_version(struct store *st, int *version)
         return store_err(rc);
     sqlite3_stmt *s = store_stmt(st, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     rc = sqlite3_step(s);
     *version = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     sqlite3_reset(s);

@@ -34,7 +34,7 @@ enum ns_err store_publication_get(struct store *st, struct arena *a, int64_t id,
     sqlite3_stmt *s = store_stmt(st, "SELECT " PUBLICATION_COLUMNS " FROM publications p"
                                      " WHERE p.id = ?1 OR p.slug = ?2");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_id_or_slug(s, id, slug);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -49,7 +49,7 @@ enum ns_err store_publications_list(struct store *st, struct arena *a, const cha
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM publications");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     int rc = sqlite3_step(s);
     *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
@@ -59,7 +59,7 @@ enum ns_err store_publications_list(struct store *st, struct arena *a, const cha
     s = store_stmt(st, "SELECT " PUBLICATION_COLUMNS " FROM publications p"
                        " WHERE ?1 IS NULL OR p.slug > ?1 ORDER BY p.slug LIMIT ?2");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, after);
     sqlite3_bind_int(s, 2, limit);
     *rows = arena_calloc(a, (size_t)limit, sizeof(**rows));
@@ -81,7 +81,7 @@ enum ns_err store_author_get(struct store *st, struct arena *a, int64_t id, cons
             " FROM authors au LEFT JOIN publications p ON p.id = au.publication_id"
             " WHERE au.id = ?1 OR au.slug = ?2");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_id_or_slug(s, id, slug);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {

@@ -88,7 +88,7 @@ enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, c
 {
     sqlite3_stmt *s = store_stmt(st, "DELETE FROM article_search WHERE rowid = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, article_id);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -106,7 +106,7 @@ enum ns_err store_article_search_refresh(struct store *st, int64_t article_id, c
         "   JOIN entity_aliases al ON al.entity_id = x.entity_id WHERE x.article_id = a.id)), '')"
         " FROM articles a WHERE a.id = ?1");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, article_id);
     bind_text(s, 2, lead ? lead : "");
     bind_text(s, 3, rest ? rest : "");
@@ -153,7 +153,7 @@ enum ns_err store_search_hits(struct store *st, struct arena *a, const char *mat
             " AND rowid IN (SELECT value FROM json_each(?2))");
     if (!s || buf_failed(&list)) {
         buf_release(&list);
-        return s ? NS_ERR_NOMEM : store_err(sqlite3_errcode(st->db));
+        return s ? NS_ERR_NOMEM : store_stmt_failed(st);
     }
     bind_text(s, 1, match);
     bind_text(s, 2, list.data);
@@ -174,6 +174,13 @@ enum ns_err store_search_hits(struct store *st, struct arena *a, const char *mat
     sqlite3_reset(s);
     buf_release(&list);
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
+}
+
+enum ns_err store_search_optimize(struct store *st)
+{
+    int rc = sqlite3_exec(st->db, "INSERT INTO article_search (article_search) VALUES ('optimize')",
+                          NULL, NULL, NULL);
+    return rc == SQLITE_OK ? NS_OK : store_err(rc);
 }
 
 enum ns_err store_search_check(struct store *st)

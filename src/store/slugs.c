@@ -38,7 +38,7 @@ static enum ns_err slug_taken(struct store *st, enum slug_table t, const char *s
 {
     sqlite3_stmt *s = store_stmt(st, slug_sql[t].exists);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, slug);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -59,7 +59,7 @@ enum ns_err store_unique_slug(struct store *st, enum slug_table t, const char *b
 
     sqlite3_stmt *s = store_stmt(st, slug_sql[t].max_suffix);
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     char pattern[SLUG_BUF + 8];
     snprintf(pattern, sizeof(pattern), "%s-[0-9]*", base); /* slugs hold no GLOB metacharacters */
     bind_text(s, 1, base);

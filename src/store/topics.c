@@ -42,7 +42,7 @@ enum ns_err store_topic_find(struct store *st, struct arena *a, const char *ref,
                                      " WHERE t.id = ?1 OR t.slug = ?2 OR t.slug = ?3"
                                      " ORDER BY t.slug = ?2 DESC LIMIT 1");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, numeric ? id : -1);
     bind_text(s, 2, numeric ? NULL : ref);
     bind_text(s, 3, numeric || !slug[0] ? NULL : slug);
@@ -60,7 +60,7 @@ enum ns_err store_topic_resolve(struct store *st, const char *text, int64_t now,
         return NS_ERR_INVALID;
     sqlite3_stmt *s = store_stmt(st, "SELECT id FROM topics WHERE slug = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, slug);
     int rc = sqlite3_step(s);
     *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -71,7 +71,7 @@ enum ns_err store_topic_resolve(struct store *st, const char *text, int64_t now,
         return store_err(rc);
     s = store_stmt(st, "INSERT INTO topics (slug, name, created_at) VALUES (?, ?, ?)");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     bind_text(s, 1, slug);
     bind_text(s, 2, text);
     sqlite3_bind_int64(s, 3, now);
@@ -121,7 +121,7 @@ enum ns_err store_topics_list(struct store *st, struct arena *a, const struct to
 {
     sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM topics");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     int rc = sqlite3_step(s);
     *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
@@ -129,7 +129,7 @@ enum ns_err store_topics_list(struct store *st, struct arena *a, const struct to
         return store_err(rc);
     s = store_stmt(st, topics_sql(f->sort));
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, f->since);
     sqlite3_bind_int(s, 2, f->has_after);
     sqlite3_bind_int64(s, 3, f->after_a);
@@ -160,7 +160,7 @@ enum ns_err store_article_topics_set(struct store *st, int64_t article_id, const
 {
     sqlite3_stmt *s = store_stmt(st, "DELETE FROM article_topics WHERE article_id = ?");
     if (!s)
-        return store_err(sqlite3_errcode(st->db));
+        return store_stmt_failed(st);
     sqlite3_bind_int64(s, 1, article_id);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -168,7 +168,7 @@ enum ns_err store_article_topics_set(struct store *st, int64_t article_id, const
         s = store_stmt(st, "INSERT OR IGNORE INTO article_topics (article_id, topic_id)"
                            " VALUES (?, ?)");
         if (!s)
-            return store_err(sqlite3_errcode(st->db));
+            return store_stmt_failed(st);
         sqlite3_bind_int64(s, 1, article_id);
         sqlite3_bind_int64(s, 2, ids[i]);
         rc = sqlite3_step(s);

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from harness import front_with_proxy, finish_proxy
 
 import harness  # noqa: F401 - importing it sets the environment servers start with
 
@@ -399,8 +400,12 @@ def main():
                     break
             except OSError:
                 time.sleep(0.05)
+        proxy_err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
+        if proxy_err:
+            failed += 1
+            print(f"FAIL setup: {proxy_err}")
         try:
-            for fn in TESTS:
+            for fn in TESTS if not proxy_err else []:
                 try:
                     fn(ctx)
                     passed += 1
@@ -424,6 +429,8 @@ def main():
             else:
                 failed += 1
                 print(f"FAIL test_clean_shutdown: exit {code}; {err[-1500:]}")
+            for _, failures in finish_proxy():
+                passed, failed = (passed, failed + 1) if failures else (passed + 1, failed)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

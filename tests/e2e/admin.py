@@ -48,7 +48,8 @@ import urllib.parse
 from harness import (
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
-    error_fields, names_field, run_one, short,
+    error_fields, names_field, run_phases, short,
+    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BAD_JSON, NO_PROXY_CHUNKED, NO_PROXY_EARLY,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -596,7 +597,7 @@ def test_keys_list_shows_last_use(t, ctx):
                 f"keys list: {name} was used but shows {line!r}")
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_auth_bad_credentials_every_route(t, ctx):
     ctx.need_keys("a1")
     tg = route_targets(ctx)
@@ -628,7 +629,7 @@ def test_auth_unauthorised_valid_writes_change_nothing(t, ctx):
     diff_snapshots(t, before, snapshot(ctx, paths), "after unauthorised writes")
 
 
-@test()
+@test(proxy=NO_PROXY_EARLY)
 def test_auth_checked_before_the_body(t, ctx):
     ctx.need_keys("i1")
     tg = route_targets(ctx)
@@ -669,7 +670,7 @@ def test_auth_checked_before_the_body(t, ctx):
     diff_snapshots(t, before, snapshot(ctx, auth_state_paths(ctx)), "after refused writes")
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_auth_ingest_key_scope(t, ctx):
     ctx.need_keys("i1")
     tg = route_targets(ctx)
@@ -698,7 +699,7 @@ def test_auth_ingest_key_scope(t, ctx):
     diff_snapshots(t, before, snapshot(ctx, auth_state_paths(ctx)), "after the ingest key's refused writes")
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_auth_admin_key_passes_every_route(t, ctx):
     ctx.need_keys("a1")
     tg = route_targets(ctx)
@@ -1319,7 +1320,7 @@ def test_import_empty_and_wrong_type(t, ctx):
     t.eq(ctx.total(), total + 1, "meta.total: only the accepted import wrote")
 
 
-@test()
+@test(proxy=NO_PROXY_CHUNKED)
 def test_import_chunked_lines_across_chunks(t, ctx):
     ctx.need_keys("i1")
     total = ctx.total()
@@ -1846,19 +1847,19 @@ def run_malformed(t, ctx, kind, method, path, watch):
             base = after
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_malformed_post_articles(t, ctx):
     run_malformed(t, ctx, "article", "POST", "/v1/articles",
                   ["/v1/articles?q=never&limit=100", "/v1/topics?limit=100"])
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_malformed_patch_article(t, ctx):
     aid = ctx.aid("ad-001")
     run_malformed(t, ctx, "patch", "PATCH", f"/v1/articles/{aid}", [f"/v1/articles/{aid}"])
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_malformed_post_entities(t, ctx):
     run_malformed(t, ctx, "entity", "POST", "/v1/entities",
                   ["/v1/entities?q=never&limit=100", "/v1/entities?limit=100&sort=name"])
@@ -1911,8 +1912,9 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
@@ -1937,19 +1939,9 @@ def main():
     selected = [(n, f, p) for n, f, p in TESTS
                 if not args.only or args.only in n or n == "test_setup_fixtures_and_keys" or p == "shutdown"]
     try:
-        for name, fn, phase in selected:
-            if phase == "cli":
-                run_one(name, fn, ctx, results, args.verbose)
-        err = start_server(ctx)
-        for name, fn, phase in selected:
-            if phase == "cli":
-                continue
-            if err and phase != "shutdown":
-                results.append((name, [f"not run: {err}"]))
-                print(f"FAIL {name}: not run: {err}")
-                continue
-            run_one(name, fn, ctx, results, args.verbose)
+        run_phases(selected, ctx, start_server, results, args.verbose)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1960,7 +1952,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 

@@ -51,9 +51,11 @@ import urllib.parse
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from harness import (
+    run_phases,
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time, fmt_time, reported_lines,
+    front_with_proxy, finish_proxy, summary,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1442,30 +1444,15 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
     return "server did not answer GET /healthz with 200 within 10 s"
 
 
-def run_one(name, fn, ctx, results, verbose):
-    t = T(name)
-    start = time.monotonic()
-    try:
-        fn(t, ctx)
-    except TestFailure as e:
-        t.failures.append(str(e))
-    except Exception as e:  # a crash in a test is a failure of that test
-        t.failures.append(f"exception {type(e).__name__}: {e}")
-    results.append((name, t.failures))
-    for f in t.failures[:10]:
-        print(f"FAIL {name}: {f}", flush=True)
-    if len(t.failures) > 10:
-        print(f"FAIL {name}: ... and {len(t.failures) - 10} more", flush=True)
-    if verbose and not t.failures:
-        print(f"ok   {name} ({time.monotonic() - start:.2f}s)", flush=True)
 
 
 def main():
@@ -1483,19 +1470,9 @@ def main():
         return 1
     ctx = Ctx(args)
     try:
-        for name, fn, phase in TESTS:
-            if phase == "cli":
-                run_one(name, fn, ctx, results, args.verbose)
-        err = start_server(ctx)
-        for name, fn, phase in TESTS:
-            if phase == "cli":
-                continue
-            if err and phase != "shutdown":
-                results.append((name, [f"not run: {err}"]))
-                print(f"FAIL {name}: not run: {err}")
-                continue
-            run_one(name, fn, ctx, results, args.verbose)
+        run_phases(TESTS, ctx, start_server, results, args.verbose)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1504,7 +1481,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 

@@ -353,6 +353,62 @@ def test_a_trickled_head_is_cut_off(ctx):
     check(s.call("GET", "/healthz")[0] == 200, "others are served")
 
 
+def cli(ctx, *args, stdin=None):
+    r = subprocess.run([ctx.binary, *args], capture_output=True, text=True, timeout=60, input=stdin)
+    check(r.returncode == 0, f"{args[0]}: {r.stderr[-300:]}")
+    return r.stdout
+
+
+def read_json(s, path, headers=None):
+    st, h, body = s.call("GET", path, headers)
+    check(st == 200, f"GET {path}: {st}")
+    return json.loads(gzip.decompress(body) if h.get("content-encoding") == "gzip" else body)
+
+
+@test
+def test_response_cache_is_never_stale(ctx):
+    db = os.path.join(ctx.tmp, "cache.db")
+    cli(ctx, "import", FIXTURE, "--db", db)
+    key = cli(ctx, "keys", "create", "--scope", "ingest", "--name", "cache", "--db", db).split()[-1]
+    s = ctx.start(db=db)
+    write = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    first = read_json(s, "/v1/articles?limit=1")["data"][0]
+    aid, ext = first["id"], None
+    hits = scrape_value(s, "newsstand_response_cache_hits_total")
+    for i in range(20):  # a write, then reads that could be answered from the cache
+        headline = f"Cache check {i}"
+        st, _, body = s.call("PATCH", f"/v1/articles/{aid}", write, body=json.dumps({"headline": headline}))
+        check(st == 200, f"PATCH: {st} {body[:200]!r}")
+        for enc in ({}, {"Accept-Encoding": "gzip"}):
+            for _ in range(2):
+                got = read_json(s, f"/v1/articles/{aid}", enc)["headline"]
+                check(got == headline, f"round {i} {enc}: {got!r} after writing {headline!r}")
+                listed = {a["id"]: a["headline"] for a in read_json(s, "/v1/articles?limit=50", enc)["data"]}
+                check(listed.get(aid) == headline, f"round {i} {enc}: list says {listed.get(aid)!r}")
+    check(scrape_value(s, "newsstand_response_cache_hits_total") >= hits + 40, "repeated reads were cached")
+    # a write by another process: the command-line import, while the server runs
+    with open(FIXTURE) as f:
+        line = json.loads(f.readline())
+    line["headline"] = "Changed by the importer"
+    cli(ctx, "import", "-", "--db", db, stdin=json.dumps(line) + "\n")
+    changed = [a for a in read_json(s, "/v1/articles?limit=50")["data"] if a["headline"] == line["headline"]]
+    check(len(changed) == 1, "an import by another process is seen at once")
+    # answers to a reader are neither served from the cache nor kept in it
+    premium = read_json(s, "/v1/articles?access=premium&limit=1")["data"][0]["id"]
+    anon = read_json(s, f"/v1/articles/{premium}")
+    check(anon["paywall"]["locked"] is True, f"anonymous: {anon['paywall']}")
+    st, _, body = s.call("POST", "/v1/users", {"Content-Type": "application/json"},
+                         body=json.dumps({"email": "cache@example.org", "password": "long enough pw", "name": "C"}))
+    check(st == 201, f"sign-up: {st}")
+    reader = {"Authorization": "Bearer " + json.loads(body)["token"]}
+    for _ in range(2):
+        st, h, body = s.call("GET", f"/v1/articles/{premium}", reader)
+        check(st == 200 and json.loads(body)["paywall"]["locked"] is False, "a trial reader reads it all")
+        check(h.get("cache-control") == "private, no-store", f"a reader's answer: {h.get('cache-control')}")
+    again = read_json(s, f"/v1/articles/{premium}")
+    check(again == anon and again["paywall"]["locked"] is True, "anonymous again: still the preview")
+
+
 def raw_exchange(port, request):
     """Sends raw bytes, reads until the server closes (or 8 s of quiet); returns (bytes, closed)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=8)
@@ -465,10 +521,11 @@ def main():
         ctx = Ctx()
         servers = []
 
-        def start(*server_args):
+        def start(*server_args, db=db):
             servers.append(Server(binary, db, tmp, server_args))
             return servers[-1]
         ctx.start = start
+        ctx.binary, ctx.tmp = binary, tmp
         try:
             if r.returncode != 0:
                 raise Failed(f"import: {r.stderr}")

@@ -136,7 +136,7 @@ def test_version_and_help(env):
     check(r.returncode == 0 and r.stdout.startswith("newsstand "), f"--version: {r}")
     r = env.run("--help")
     check(r.returncode == 0 and "usage: newsstand" in r.stdout, f"--help: {r}")
-    for cmd in ("serve", "import", "migrate", "check", "--db"):
+    for cmd in ("serve", "import", "migrate", "check", "healthcheck", "--db"):
         check(cmd in r.stdout, f"--help does not mention {cmd}")
     r = env.run("serve", "--help")
     check(r.returncode == 0 and "usage" in r.stdout, "serve --help")
@@ -290,6 +290,155 @@ def test_ipv6_loopback(env):
     code, err = s.stop()
     check(ready, f"not serving on [::1]: {err[-300:]}")
     check(code == 0, f"exit {code}")
+
+
+# ---------------------------------------------------------------- healthcheck
+
+class FakeServer:
+    """A loopback listener that answers every connection with `reply` (bytes),
+    or with nothing at all when reply is None; serves until close()."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self.requests.append(conn.recv(4096))
+                    if self.reply is None:
+                        self.done.wait(6)  # hold the connection open, silent
+                    else:
+                        conn.sendall(self.reply)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.done.set()
+        self.thread.join(10)
+        self.sock.close()
+
+
+@test
+def test_healthcheck_against_a_running_server(env):
+    db = env.db()
+    s = Server(env, db)
+    ready = s.wait_ready()
+    by_flag = env.run("healthcheck", "--port", str(s.port), timeout=10) if ready else None
+    by_env = env.run("healthcheck", env={"NEWSSTAND_PORT": str(s.port)}, timeout=10) if ready else None
+    by_host = env.run("healthcheck", "--host", "127.0.0.1", f"--port={s.port}",
+                      timeout=10) if ready else None
+    code, err = s.stop()
+    check(ready, f"server did not start: {err[-300:]}")
+    for what, r in (("--port", by_flag), ("NEWSSTAND_PORT", by_env), ("--host", by_host)):
+        check(r.returncode == 0 and "ready" in r.stdout,
+              f"healthcheck with {what} against a ready server: {r}")
+    check(code == 0, f"exit {code}")
+    r = env.run("healthcheck", "--port", str(s.port), timeout=10)
+    check(r.returncode == 1 and "not ready" in r.stderr,
+          f"healthcheck after the server stopped: {r}")
+    no_sanitizer_report(err + by_flag.stderr + r.stderr)
+
+
+@test
+def test_healthcheck_ipv6_literal(env):
+    try:
+        port = free_port(socket.AF_INET6, "::1")
+    except OSError:
+        raise Failed("no IPv6 loopback on this machine: cannot test healthcheck --host ::1")
+    s = Server(env, env.db(), port=port, bind="::1")
+    ready = s.wait_ready(host="::1")
+    bare = env.run("healthcheck", "--host", "::1", "--port", str(port), timeout=10)
+    bracketed = env.run("healthcheck", "--host", "[::1]", "--port", str(port), timeout=10)
+    code, _ = s.stop()
+    check(ready, "not serving on [::1]")
+    check(bare.returncode == 0, f"healthcheck --host ::1: {bare}")
+    check(bracketed.returncode == 0, f"healthcheck --host [::1]: {bracketed}")
+    check(code == 0, f"exit {code}")
+
+
+@test
+def test_healthcheck_nothing_listening(env):
+    r = env.run("healthcheck", "--port", str(free_port()), timeout=10)
+    check(r.returncode == 1 and "not ready" in r.stderr, f"nothing listening: {r}")
+
+
+@test
+def test_healthcheck_answers_other_than_200(env):
+    cases = (
+        (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", "503"),
+        (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", "500"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", "no HTTP status"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "no HTTP status"),
+        (b"", "no HTTP status"),
+    )
+    for reply, said in cases:
+        fake = FakeServer(reply)
+        try:
+            r = env.run("healthcheck", "--port", str(fake.port), timeout=10)
+        finally:
+            fake.close()
+        check(r.returncode == 1 and said in r.stderr, f"answer {reply!r}: {r}")
+        first = fake.requests[0].split(b"\r\n", 1)[0] if fake.requests else b""
+        check(first == b"GET /readyz HTTP/1.1", f"request line sent: {first!r}")
+    fake = FakeServer(b"HTTP/1.0 200 OK\r\n\r\n")
+    try:
+        r = env.run("healthcheck", "--port", str(fake.port), timeout=10)
+    finally:
+        fake.close()
+    check(r.returncode == 0, f"an HTTP/1.0 200 is ready: {r}")
+
+
+@test
+def test_healthcheck_fails_while_the_server_drains(env):
+    s = Server(env, env.db(), args=("--drain-grace", "2"))
+    ready = s.wait_ready()
+    before = env.run("healthcheck", "--port", str(s.port), timeout=10) if ready else None
+    if ready:
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+    during = env.run("healthcheck", "--port", str(s.port), timeout=10) if ready else None
+    code, err = s.stop()
+    check(ready, f"server did not start: {err[-300:]}")
+    check(before.returncode == 0, f"healthcheck before SIGTERM: {before}")
+    check(during.returncode == 1 and "503" in during.stderr,
+          f"healthcheck in the drain grace should see /readyz 503: {during}")
+    check(code == 0, f"exit {code}")
+
+
+@test
+def test_healthcheck_gives_up_on_a_silent_server(env):
+    fake = FakeServer(None)
+    t0 = time.time()
+    try:
+        r = env.run("healthcheck", "--port", str(fake.port), timeout=15)
+    finally:
+        took = time.time() - t0
+        fake.close()
+    check(r.returncode == 1 and "timed out" in r.stderr, f"silent server: {r}")
+    check(2.5 <= took < 5, f"gave up after {took:.1f} s, not about 3 s")
+
+
+@test
+def test_healthcheck_bad_command_lines(env):
+    for args in (["healthcheck", "--host", "localhost.invalid"], ["healthcheck", "--port", "0"],
+                 ["healthcheck", "--host"], ["healthcheck", "--bind", "127.0.0.1"]):
+        r = env.run(*args, timeout=10)
+        check(r.returncode == 2 and r.stderr.startswith("newsstand: "), f"{args}: {r}")
 
 
 def hammer(port, stop_at, results, lock):
@@ -463,6 +612,44 @@ def test_sigterm_waits_for_a_request_still_uploading(env):
     code, err = s.stop()
     check(code == 0, f"exit {code}: {err[-300:]}")
     no_sanitizer_report(err)
+
+
+@test
+def test_counts_follow_writes_of_another_process(env):
+    """The server reuses a count while the database is unchanged (store_count); a
+    `newsstand import` in another process must show in the very next answer."""
+    db = env.db()
+    check(env.run("import", FIXTURE, "--db", db).returncode == 0, "import")
+    s = Server(env, db)
+    ready = s.wait_ready()
+    paths = ("/v1/articles?limit=1", "/v1/articles?limit=1&q=tram", "/v1/articles?limit=1&section=world")
+    before, after = {}, {}
+    if ready:
+        for _ in range(4):  # both worker threads have counted each query
+            for p in paths:
+                status, body = get_json("127.0.0.1", s.port, p)
+                check(status == 200, f"{p}: {status}")
+                before[p] = body["meta"]["total"]
+        with open(FIXTURE, encoding="utf-8") as f:
+            first = json.loads(f.readline())
+        extra = os.path.join(env.tmp, "more.ndjson")
+        with open(extra, "w", encoding="utf-8") as f:
+            for i in range(3):
+                a = dict(first, external_id="memo-%d" % i, url="https://gazette.test.example/memo/%d" % i,
+                         headline="Tram line vote %d" % i, section="World")
+                f.write(json.dumps(a) + "\n")
+        r = env.run("import", extra, "--db", db)
+        check(r.returncode == 0, f"second import: {r.stderr}")
+        for _ in range(4):
+            for p in paths:
+                status, body = get_json("127.0.0.1", s.port, p)
+                after.setdefault(p, set()).add(body["meta"]["total"])
+    code, err = s.stop()
+    check(ready, f"server did not start: {err[-300:]}")
+    for p in paths:
+        check(after.get(p) == {before.get(p, 0) + 3},
+              f"{p}: total {before.get(p)} before the import, {after.get(p)} after; expected +3")
+    check(code == 0, f"exit {code}")
 
 
 @test

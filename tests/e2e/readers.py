@@ -60,7 +60,8 @@ from datetime import datetime, timedelta, timezone
 from harness import (
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, seg, encode_body,
-    error_fields, names_field, run_one, short,
+    error_fields, names_field, run_phases, short,
+    front_with_proxy, finish_proxy, proxy_skip, summary, NO_PROXY_BAD_JSON, NO_PROXY_EARLY, NO_PROXY_HEAD,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -674,7 +675,7 @@ def long_email(n):
     return local + "@" + ".".join(labels) + ".com"
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_signup_validation(t, ctx):
     good = {"email": "valid.person@readers.example", "password": "pw-valid-Person-01", "name": "Val"}
     ctx.passwords.add(good["password"])
@@ -808,7 +809,7 @@ def test_signup_password_with_a_nul_byte(t, ctx):
     t.check(r.status in (400, 422), f"sign-up with a NUL in the email: expected 400/422, got {r.status}")
 
 
-@test()
+@test(proxy=NO_PROXY_EARLY)
 def test_signup_body_too_large(t, ctx):
     big = {"email": "big@readers.example", "password": "pw-Big-Body-0001", "name": "x" * (2 * 1024 * 1024)}
     ctx.passwords.add("pw-Big-Body-0001")
@@ -821,7 +822,7 @@ def test_signup_body_too_large(t, ctx):
 
 # ================================================================ sign-in, sign-out
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_signin(t, ctx):
     ctx.need("A", "B")
     a = ctx.readers["A"]
@@ -1010,7 +1011,7 @@ def test_membership_route_needs_an_admin_key(t, ctx):
     t.eq(plan_of(ctx, "E"), before, "E's membership after refused PUTs")
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_membership_route_validation(t, ctx):
     ctx.need_keys("adm")
     ctx.need("E")
@@ -1052,7 +1053,7 @@ def test_membership_member_free_lapsed(t, ctx):
 
 # ================================================================ /v1/me
 
-@test()
+@test(proxy=NO_PROXY_HEAD)
 def test_me_get_headers(t, ctx):
     ctx.need("A")
     r = ctx.get("/v1/me", token="A")
@@ -1097,7 +1098,7 @@ def test_me_patch_name(t, ctx):
     t.eq(r.status, 200, "PATCH the name back")
 
 
-@test()
+@test(proxy=NO_PROXY_BAD_JSON)
 def test_me_patch_refuses_other_fields(t, ctx):
     ctx.need("E")
     before = ctx.get("/v1/me", token="E").json
@@ -1234,7 +1235,7 @@ def check_full_article(t, ctx, r, ext, locked, who):
     t.eq(b.get("access"), ctx.by_ext[ext]["access"], f"{label}: access")
 
 
-@test()
+@test(proxy=NO_PROXY_HEAD)
 def test_paywall_article(t, ctx):
     ctx.need("F", "L", "A", "M")
     for ext in list(PREMIUM) + ["rd-01"]:
@@ -2085,7 +2086,7 @@ def test_me_list_parameters(t, ctx):
             expect_problem(t, r, 400, ["cursor"], slug="invalid-parameter", what=f"GET {p} with a forged cursor")
 
 
-@test()
+@test(proxy=NO_PROXY_HEAD)
 def test_me_routes_head_and_etag(t, ctx):
     ctx.need("A")
     for p in ("/v1/me", "/v1/me/follows", "/v1/me/feed", "/v1/me/bookmarks", "/v1/me/history"):
@@ -2105,7 +2106,7 @@ def test_me_routes_head_and_etag(t, ctx):
 
 # ================================================================ audits
 
-@test()
+@test(proxy=NO_PROXY_HEAD)
 def test_authorized_answers_are_private_no_store(t, ctx):
     for (method, route, status), cc in sorted(ctx.cache_bad.items(), key=lambda x: str(x[0])):
         t.check(False, f"{method} {route} -> {status} with Authorization: Cache-Control {cc!r}, "
@@ -2189,8 +2190,9 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
@@ -2216,19 +2218,9 @@ def main():
     selected = [(n, f, p) for n, f, p in TESTS
                 if not args.only or args.only in n or p != "http" or n == "test_fixture_loaded"]
     try:
-        for name, fn, phase in selected:
-            if phase == "cli":
-                run_one(name, fn, ctx, results, args.verbose)
-        err = start_server(ctx)
-        for name, fn, phase in selected:
-            if phase == "cli":
-                continue
-            if err and phase != "shutdown":
-                results.append((name, [f"not run: {err}"]))
-                print(f"FAIL {name}: not run: {err}")
-                continue
-            run_one(name, fn, ctx, results, args.verbose)
+        run_phases(selected, ctx, start_server, results, args.verbose)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -2239,7 +2231,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 

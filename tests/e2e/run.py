@@ -44,9 +44,11 @@ import unicodedata
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from harness import (
+    run_phases,
     server_env,
     TESTS, register_shutdown_tests, TestFailure, test, free_port, parse_time, fmt_time,
     reported_lines,
+    front_with_proxy, finish_proxy, summary, NO_PROXY_HEAD, NO_PROXY_RAW,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -994,7 +996,7 @@ def get_routes(ctx):
             f"/v1/authors/{alice['slug']}/articles?limit=2"]
 
 
-@test()
+@test(proxy=NO_PROXY_HEAD)
 def test_head_on_every_get_route(t, ctx):
     for path in get_routes(ctx) + ["/v1/no-such-route", "/v1/articles/999999"]:
         g = ctx.client.get(path)
@@ -1138,6 +1140,62 @@ def test_openapi_document(t, ctx):
         item = norm.get(route)
         if t.check(item is not None, f"openapi: paths lacks {route}"):
             t.check(isinstance(item, dict) and "get" in item, f"openapi: {route} has no get operation")
+
+
+ROUTES_C = os.path.join(REPO, "src", "http", "routes.c")
+HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
+
+
+def route_table():
+    """(METHOD, pattern) of every entry in the server's route table, src/http/routes.c: a
+    brace entry names its method and pattern first; a macro entry is read through the
+    macro's #define (its method is a literal there or one of its arguments)."""
+    with open(ROUTES_C, encoding="utf-8") as f:
+        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    macros = {}
+    for m in re.finditer(r"#define\s+(\w+)\(([^)]*)\)[\s\\]*\{\s*([^,]+?)\s*,\s*([^,]+?)\s*,", text):
+        macros[m.group(1)] = ([p.strip() for p in m.group(2).split(",")], m.group(3), m.group(4))
+    m = re.search(r"const struct route routes\[\] = \{(.*?)\n\};", text, re.S)
+    if not m:
+        return None
+    routes = []
+    for entry in re.finditer(r"(\w+)\s*\(([^()]*)\)|\{\s*\"([^\"]*)\"\s*,\s*\"([^\"]*)\"", m.group(1)):
+        name, args, method, pattern = entry.groups()
+        if name is not None:
+            if name not in macros:
+                return None
+            params, f_method, f_pattern = macros[name]
+            args = [a.strip() for a in args.split(",")]
+            pick = lambda field: field if field.startswith('"') else (
+                args[params.index(field)] if field in params and len(args) == len(params) else "?")
+            method, pattern = pick(f_method).strip('"'), pick(f_pattern).strip('"')
+        routes.append((method, pattern))
+    return routes
+
+
+@test()
+def test_openapi_operations_match_route_table(t, ctx):
+    """Every route the server serves has an operation in /openapi.json, and every
+    operation is a route the server serves (HEAD: with every GET, as the server answers)."""
+    routes = route_table()
+    t.require(routes, f"no route table found in {ROUTES_C}")
+    t.check(len(routes) > 40 and all(m in ("GET", "POST", "PUT", "PATCH", "DELETE") for m, _ in routes),
+            f"{ROUTES_C}: could not read every entry: {routes}")
+    served = set(routes) | {("HEAD", p) for m, p in routes if m == "GET"}
+    t.eq(len(served), len(routes) + sum(1 for m, _ in routes if m == "GET"), "distinct routes in the table")
+    doc = expect_json_ok(t, ctx.client.get("/openapi.json"))
+    paths = doc.get("paths")
+    t.require(isinstance(paths, dict), "openapi: paths is not an object")
+    documented = {(m.upper(), p) for p, item in paths.items() if isinstance(item, dict)
+                  for m in item if m in HTTP_METHODS}
+    for m, p in sorted(served - documented):
+        t.check(False, f"the server serves {m} {p}, /openapi.json has no such operation")
+    for m, p in sorted(documented - served):
+        t.check(False, f"/openapi.json describes {m} {p}, the route table has no such route")
+    ids = [op.get("operationId") for item in paths.values() if isinstance(item, dict)
+           for m, op in item.items() if m in HTTP_METHODS]
+    t.check(all(isinstance(i, str) and i for i in ids), "openapi: an operation has no operationId")
+    t.eq(len(set(ids)), len(ids), "distinct operationIds")
 
 
 # ================================================================ filters
@@ -1496,7 +1554,7 @@ LENIENT_ODD = [  # never 5xx; 200 must be JSON; any 4xx (or the connection close
 ]
 
 
-@test()
+@test(proxy=NO_PROXY_RAW)
 def test_odd_inputs_never_500(t, ctx):
     for path in STRICT_ODD:
         try:
@@ -1557,31 +1615,15 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
     return "server did not answer GET /healthz with 200 within 10 s"
 
 
-def run_one(name, fn, ctx, results, verbose):
-    t = T(name)
-    start = time.monotonic()
-    try:
-        fn(t, ctx)
-    except TestFailure as e:
-        t.failures.append(str(e))
-    except Exception as e:  # a crash in a test is a failure of that test, not of the run
-        t.failures.append(f"exception {type(e).__name__}: {e}")
-    results.append((name, t.failures))
-    if t.failures:
-        for f in t.failures[:10]:
-            print(f"FAIL {name}: {f}", flush=True)
-        if len(t.failures) > 10:
-            print(f"FAIL {name}: ... and {len(t.failures) - 10} more", flush=True)
-    elif verbose:
-        print(f"ok   {name} ({time.monotonic() - start:.2f}s)", flush=True)
 
 
 def main():
@@ -1602,19 +1644,9 @@ def main():
 
     ctx = Ctx(args)
     try:
-        for name, fn, phase in TESTS:
-            if phase == "cli":
-                run_one(name, fn, ctx, results, args.verbose)
-        err = start_server(ctx)
-        for name, fn, phase in TESTS:
-            if phase == "cli":
-                continue
-            if err and phase == "http":
-                results.append((name, [f"not run: {err}"]))
-                print(f"FAIL {name}: not run: {err}")
-                continue
-            run_one(name, fn, ctx, results, args.verbose)
+        run_phases(TESTS, ctx, start_server, results, args.verbose, blocked=lambda phase: phase == "http")
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1625,7 +1657,7 @@ def main():
     failed = sum(1 for _, f in results if f)
     if args.verbose:
         print(f"({time.monotonic() - started:.1f}s)", file=sys.stderr)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 

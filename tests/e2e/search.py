@@ -49,9 +49,11 @@ import unicodedata
 import urllib.parse
 from datetime import datetime, timezone
 from harness import (
+    run_one,
     server_env,
     TESTS, register_shutdown_tests, TestFailure, T, test, free_port, Response, url, Client,
     expect_ok, fold, parse_time,
+    front_with_proxy, finish_proxy, summary, NO_PROXY_BIG_HEAD, NO_PROXY_HEAD, NO_PROXY_RAW,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,10 +80,6 @@ ENTITY = re.compile(r"&(amp|lt|gt|quot|#39|#x27|apos|#34|#x22);")
 
 
 # ---------------------------------------------------------------- results
-
-
-class Skip(Exception):
-    """Raised when a test cannot mean anything in this checkout (e.g. no gazetteer)."""
 
 
 def short(v, n=220):
@@ -382,7 +380,7 @@ def parse_summary(t, out, rx, what):
 @test("cli")
 def test_import_gazetteer(t, ctx):
     if not ctx.has_gazetteer:
-        raise Skip("no server/demo/gazetteer.ndjson in this checkout")
+        raise TestFailure("no server/demo/gazetteer.ndjson in this checkout")
     rc, out, err = ctx.run_cli("entities", "import", DEMO_GAZETTEER, "--db", ctx.db)
     t.eq(rc, 0, f"entities import exit status (stderr {short(err)})")
     created, updated, unchanged, rejected = parse_summary(t, out, ENTITIES_LINE, "entities import")
@@ -484,7 +482,7 @@ def source_text(ctx):
 def make_known_item_test(name, q, ext, extra):
     def fn(t, ctx):
         if extra.get("gazetteer") and not ctx.has_gazetteer:
-            raise Skip("needs server/demo/gazetteer.ndjson")
+            raise TestFailure("needs server/demo/gazetteer.ndjson, which this checkout lacks")
         s = ctx.art(ext)
         # the case still means what it says in the sources
         for field in extra.get("not_in", ()):
@@ -986,7 +984,7 @@ def expect_200_or_q_400(t, ctx, q, label=None):
     return None
 
 
-@test()
+@test(proxy=NO_PROXY_BIG_HEAD)
 def test_q_length_limit(t, ctx):
     t.check(expect_200_or_q_400(t, ctx, "a" * 500, "500 ASCII characters") is not None, "500 characters must be accepted")
     t.check(expect_200_or_q_400(t, ctx, "é" * 500, "500 two-byte characters") is not None,
@@ -1067,7 +1065,7 @@ def test_query_syntax_is_plain_words(t, ctx):
     t.eq(search_ids(t, ctx, "headline:stampede"), [], "a column filter is not read as one")
 
 
-@test()
+@test(proxy=NO_PROXY_RAW)
 def test_q_malformed_bytes_400(t, ctx):
     not_q = []
     for raw in ("%00", "a%00b", "%01", "stampede%01", "%1F", "%7F", "stampede%0A", "%FF", "stampede%FF", "%C3",
@@ -1086,7 +1084,7 @@ def test_q_malformed_bytes_400(t, ctx):
     t.eq(r.status, 200, "GET /healthz after malformed queries")
 
 
-@test()
+@test(proxy=NO_PROXY_HEAD)
 def test_head_and_etag_with_q(t, ctx):
     r = ctx.client.get("/v1/articles", {"q": "stampede"})
     body = expect_ok(t, r)
@@ -1175,8 +1173,9 @@ def start_server(ctx):
             r.read()
             c.close()
             if r.status == 200:
+                err = front_with_proxy(ctx)  # proxy mode: ctx.port becomes Prism's
                 ctx.client = Client(ctx.port, timeout=30)
-                return None
+                return err
         except OSError:
             pass
         time.sleep(0.1)
@@ -1194,24 +1193,6 @@ def server_answers(ctx):
         return False
 
 
-def run_one(name, fn, ctx, results, verbose):
-    t = T(name)
-    start = time.monotonic()
-    try:
-        fn(t, ctx)
-    except TestFailure as e:
-        t.failures.append(str(e))
-    except Skip as e:
-        print(f"SKIP {name}: {e}", flush=True)
-    except Exception as e:  # a crash in a test is a failure of that test
-        t.failures.append(f"exception {type(e).__name__}: {e}")
-    results.append((name, t.failures))
-    for f in t.failures[:10]:
-        print(f"FAIL {name}: {f}", flush=True)
-    if len(t.failures) > 10:
-        print(f"FAIL {name}: ... and {len(t.failures) - 10} more", flush=True)
-    if verbose and not t.failures:
-        print(f"ok   {name} ({time.monotonic() - start:.2f}s)", flush=True)
 
 
 def main():
@@ -1254,6 +1235,7 @@ def main():
                     results.append(("server_stays_up", [err]))
                     print(f"FAIL server_stays_up: {err}", flush=True)
     finally:
+        results.extend(finish_proxy())
         if ctx.proc is not None and ctx.proc.poll() is None:
             ctx.proc.kill()
             ctx.proc.wait()
@@ -1262,7 +1244,7 @@ def main():
         else:
             shutil.rmtree(ctx.tmp, ignore_errors=True)
     failed = sum(1 for _, f in results if f)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    print(summary(len(results) - failed, failed))
     return 1 if failed else 0
 
 
