@@ -84,18 +84,8 @@ asan: build/asan/newsstand
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRCS))
 
 # the allocation-failure test counts (and fails) every allocation newsstand's own code makes
-build/asan/tests/unit/test_alloc_fail: LIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
-
-# --- install what of the packages $(1) a fresh Debian 12 machine lacks (as root, or with sudo)
-define apt_install
-	@missing=""; for p in $(1); do \
-	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
-endef
+build/asan/tests/unit/test_alloc_fail build/release/tests/unit/test_alloc_fail: \
+    LIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
 include tests/fuzz/fuzz.mk
 

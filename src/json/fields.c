@@ -170,8 +170,10 @@ json_t *fields_load(const char *text, size_t len, json_error_t *err)
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, err);
     if (root && !depth_ok(root, 1)) {
         json_decref(root);
+        /* jansson succeeded, so it set no error code: clear the struct, or
+         * fields_load_out_of_memory would read whatever the stack held */
+        memset(err, 0, sizeof(*err));
         snprintf(err->text, sizeof(err->text), "nested deeper than %d levels", FIELDS_DEPTH_MAX);
-        err->position = 0;
         return NULL;
     }
     return root;

@@ -52,7 +52,13 @@ $(eval $(call fuzz_replay,release,RELEASE_CFLAGS))
 .PRECIOUS: build/fuzz/%.o build/asan/%.o build/release/%.o
 
 fuzz-deps:
-	$(call apt_install,$(FUZZ_DEB_PKGS))
+	@missing=""; for p in $(FUZZ_DEB_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 
 fuzz-build: deps fuzz-deps
 	$(MAKE) $(FUZZ_BINS)

@@ -14,6 +14,7 @@
 
 #include "http/router.h"
 #include "json/article_parse.h"
+#include "json/fields.h"
 
 struct fixture {
     struct arena a;
@@ -212,6 +213,28 @@ static void test_body_text_paragraph_limit(void **state)
     }
 }
 
+/*
+ * Found by make valgrind (the bodies corpus, and admin.py's PATCH): a body
+ * nested too deep left jansson's error code unset, and reading it decided
+ * between 400 and 503 by whatever the stack held.
+ */
+static void test_too_deep_is_bad_json_not_out_of_memory(void **state)
+{
+    (void)state;
+    char deep[2 * FIELDS_DEPTH_MAX + 8];
+    size_t n = 0;
+    for (int i = 0; i <= FIELDS_DEPTH_MAX; i++)
+        deep[n++] = '[';
+    for (int i = 0; i <= FIELDS_DEPTH_MAX; i++)
+        deep[n++] = ']';
+    json_error_t err;
+    memset(&err, 0, sizeof(err));
+    err.text[JSON_ERROR_TEXT_LENGTH - 1] = (char)json_error_out_of_memory; /* stale stack */
+    assert_null(fields_load(deep, n, &err));
+    assert_false(fields_load_out_of_memory(&err));
+    assert_non_null(strstr(err.text, "nested deeper"));
+}
+
 static void test_router(void **state)
 {
     (void)state;
@@ -253,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_blocks_form),
         cmocka_unit_test(test_rejections_name_fields),
         cmocka_unit_test(test_body_text_paragraph_limit),
+        cmocka_unit_test(test_too_deep_is_bad_json_not_out_of_memory),
         cmocka_unit_test(test_router),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
