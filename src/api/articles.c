@@ -443,5 +443,5 @@ void handle_article_get(struct req *rq, struct resp *rs)
     buf_init(&body);
     if (!article_full_write(&body, &row, locked))
         body.failed = true;
-    resp_json_text(rs, 200, &body);
+    resp_json_text(rq, rs, 200, &body);
 }

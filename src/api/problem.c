@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "api/query.h"
 #include "core/buf.h"
+#include "json/fields.h"
 
 struct problem_kind {
     enum ns_err err;
@@ -96,15 +97,32 @@ void resp_no_content(struct resp *rs)
     rs->content_type = "application/json";
 }
 
+/*
+ * True when a success about to be sent may lack parts: an allocation failed
+ * in the request's arena (a value read from the store came back NULL) or in
+ * jansson (a member was left out) since its handler began. It becomes a 503.
+ */
+static bool answer_incomplete(const struct req *rq, int status)
+{
+    return status < 400 && ((rq->arena && rq->arena->failed) || fields_memory_failed_since_mark());
+}
+
 void resp_json(struct req *rq, struct resp *rs, int status, void *j)
 {
     json_t *v = j;
-    (void)rq;
+    if (answer_incomplete(rq, status)) {
+        json_decref(v);
+        resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);
+        return;
+    }
     /* 10 significant digits: a rounded 0.209 prints as 0.209, not 0.20899999999999999 */
-    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    char *text = fields_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(v);
     if (!text) {
-        resp_fallback(rs);
+        if (status < 400)
+            resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);
+        else
+            resp_fallback(rs);
         return;
     }
     rs->status = status;
@@ -114,11 +132,11 @@ void resp_json(struct req *rq, struct resp *rs, int status, void *j)
         rs->content_type = "application/json";
 }
 
-void resp_json_text(struct resp *rs, int status, struct buf *text)
+void resp_json_text(struct req *rq, struct resp *rs, int status, struct buf *text)
 {
-    if (buf_failed(text) || !text->data) {
+    if (buf_failed(text) || !text->data || answer_incomplete(rq, status)) {
         buf_release(text);
-        resp_fallback(rs);
+        resp_problem(rq, rs, NS_ERR_NOMEM, NULL, NULL);
         return;
     }
     rs->status = status;

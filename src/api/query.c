@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "domain/params.h"
 #include "domain/slug.h"
+#include "json/fields.h"
 
 void query_check(const struct req *rq, const char *const *allowed, struct field_errors *fe)
 {
@@ -238,8 +239,8 @@ static void list_reply(struct req *rq, struct resp *rs, json_t *data, struct buf
         return;
     }
     /* {"data":<text>,"meta":...,"links":...}: the members in the order json_pack gives them */
-    char *meta_text = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    char *links_text = links ? json_dumps(links, JSON_COMPACT) : NULL;
+    char *meta_text = fields_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *links_text = fields_dumps(links, JSON_COMPACT);
     json_decref(meta);
     json_decref(links);
     struct buf body;
@@ -256,7 +257,7 @@ static void list_reply(struct req *rq, struct resp *rs, json_t *data, struct buf
         body.failed = true;
     free(meta_text);
     free(links_text);
-    resp_json_text(rs, 200, &body);
+    resp_json_text(rq, rs, 200, &body);
 }
 
 void query_list_reply(struct req *rq, struct resp *rs, json_t *data, json_t *meta,

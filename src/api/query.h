@@ -71,6 +71,6 @@ void query_list_reply_text(struct req *rq, struct resp *rs, struct buf *data, js
 
 /* Answers status with JSON already written as text, whose bytes are taken; a failed
  * buffer answers 500. */
-void resp_json_text(struct resp *rs, int status, struct buf *text);
+void resp_json_text(struct req *rq, struct resp *rs, int status, struct buf *text);
 
 #endif

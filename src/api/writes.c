@@ -153,7 +153,7 @@ static char *patched_write_form(struct req *rq, const struct article_row *row, e
     }
     json_t *merged = merge_patch(article_to_write_form(row), patch);
     json_decref(patch);
-    char *text = merged ? json_dumps(merged, JSON_COMPACT) : NULL;
+    char *text = fields_dumps(merged, JSON_COMPACT);
     json_decref(merged);
     if (text && fields_memory_failed()) {
         /* a member the stored article has may be missing: never write that back */
@@ -234,10 +234,14 @@ static void report_error(struct import_stream *s, int status, const char *title,
                                                 "message", fe->items[i].message));
     json_t *o = json_pack("{sI,si,s{ss,so}}", "line", (json_int_t)s->number, "status", status,
                           "error", "title", title, "errors", errors ? errors : json_array());
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *text = fields_dumps(o, JSON_COMPACT);
     json_decref(o);
-    buf_puts(&s->out, text ? text : "{}");
-    buf_putc(&s->out, '\n');
+    if (text) {
+        buf_puts(&s->out, text);
+        buf_putc(&s->out, '\n');
+    } else {
+        s->out.failed = true; /* a line's report lost: the answer is not whole */
+    }
     free(text);
     s->rejected++;
 }

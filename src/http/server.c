@@ -29,6 +29,7 @@
 #include "domain/timefmt.h"
 #include "http/encoding.h"
 #include "http/headwatch.h"
+#include "json/fields.h"
 #include "http/respcache.h"
 #include "http/router.h"
 
@@ -560,6 +561,7 @@ static void dispatch(struct request_state *st, struct resp *rs)
     }
     rq->body = st->body.data ? st->body.data : "";
     rq->body_len = st->body.len;
+    fields_memory_mark();
     st->route->handler(rq, rs);
     if (reading)
         store_rollback(rq->store); /* a read snapshot has nothing to keep */

@@ -370,7 +370,7 @@ static json_t *blocks_to_json(const struct block *blocks, size_t n)
 static enum ns_err finish(struct arena *a, json_t *root, struct article_write *w)
 {
     json_t *blocks = blocks_to_json(w->blocks, w->n_blocks);
-    char *text = blocks ? json_dumps(blocks, JSON_COMPACT) : NULL;
+    char *text = fields_dumps(blocks, JSON_COMPACT);
     json_decref(blocks);
     /* a member json_object_set_new could not add is missing without a word: check */
     if (text && fields_memory_failed()) {
@@ -384,7 +384,7 @@ static enum ns_err finish(struct arena *a, json_t *root, struct article_write *w
     w->word_count = blocks_word_count(w->blocks, w->n_blocks);
 
     /* The hash covers the whole write as sent, keys sorted, plus the blocks made from it. */
-    char *canon = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    char *canon = fields_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
     if (!canon || !w->blocks_json) {
         free(canon);
         return NS_ERR_NOMEM;

@@ -51,6 +51,21 @@ bool fields_load_out_of_memory(const json_error_t *err);
 bool fields_memory_failed(void);
 
 /*
+ * A request's answer is whole only when no jansson allocation of its thread
+ * failed while it was built (a failed json_object_set_new leaves the member
+ * out and says so only in its return value): fields_memory_mark when the
+ * request's handler starts, fields_memory_failed_since_mark before answering.
+ */
+void fields_memory_mark(void);
+bool fields_memory_failed_since_mark(void);
+
+/*
+ * json_dumps, or NULL when any allocation failed on the way: jansson's own
+ * dump can lose a byte to a failed allocation and still return the text.
+ */
+char *fields_dumps(const json_t *v, size_t flags);
+
+/*
  * Parses a written body that must be a JSON object. Returns it, or NULL
  * with the problem recorded on field "body" and *err set: NS_ERR_BAD_JSON
  * for broken JSON, NS_ERR_INVALID for valid JSON that is not an object.

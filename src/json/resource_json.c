@@ -11,6 +11,7 @@
 #include "domain/blocks.h"
 #include "domain/paywall.h"
 #include "domain/timefmt.h"
+#include "json/fields.h"
 #include "json/json_text.h"
 
 static json_t *str_or_null(const char *s)
@@ -225,7 +226,7 @@ bool article_full_write(struct buf *b, const struct article_row *r, bool locked)
         while (json_array_size(all) > keep)
             json_array_remove(all, json_array_size(all) - 1);
         shown = (int)json_array_size(all);
-        preview = json_dumps(all, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        preview = fields_dumps(all, JSON_COMPACT | JSON_REAL_PRECISION(10));
         json_decref(all);
         if (!preview)
             return false;

@@ -4,13 +4,15 @@
  * routes over a real database file: the Nth allocation of a request fails,
  * for every N the request makes, then every allocation from the Nth on.
  *
- * Every allocation counts: newsstand's own (malloc, calloc, realloc, strdup
- * and strndup are wrapped at link time, -Wl,--wrap), jansson's
- * (fields_global_init routes them through malloc) and SQLite's (SQLITE_CONFIG_MALLOC). Each failed
- * request must answer a clean 500/503 problem (or succeed, if what failed
- * was optional), never crash, leak (LeakSanitizer at exit), leave the write
- * lock held or a transaction open, or store half an article; and the next
- * request must work.
+ * Every allocation counts: newsstand's own (malloc, calloc, realloc,
+ * strdup and strndup are wrapped at link time, -Wl,--wrap), jansson's
+ * (fields_global_init routes them through malloc) and SQLite's
+ * (SQLITE_CONFIG_MALLOC). Each failed request must answer a clean 500/503
+ * problem, or succeed with the whole answer if what failed was optional (a
+ * success with a member missing is a failure, as is one whose text
+ * jansson's dump garbled); never crash, leak (LeakSanitizer at exit), leave
+ * the write lock held or a transaction open, or store half an article; and
+ * the next request must work.
  *
  * The warm passes try every N; the cold-cache pass (a new connection each
  * time, so statement preparation fails too) every NEWSSTAND_ALLOC_EVERY-th
@@ -193,10 +195,15 @@ static void call_init(struct call *c, const char *method, const char *path, cons
                          .body_len = body ? strlen(body) : 0};
     c->rq.path_params[0] = id;
     c->rs.status = 500;
+    fields_memory_mark();
 }
+
+static char *last_body; /* the body of the last answer, kept for the shape checks */
 
 static void call_release(struct call *c)
 {
+    free(last_body);
+    last_body = c->rs.body ? strndup(c->rs.body, c->rs.len) : NULL;
     if (c->rq.stream)
         import_stream_free(c->rq.stream);
     free(c->rs.body);
@@ -499,6 +506,90 @@ static void after(enum scenario s, long n, int status)
     nothing_held();
 }
 
+/*
+ * A 2xx answer under failure is the whole answer: every member the clean
+ * run's answer has, with a value of the same kind, arrays as long, all the
+ * way down (values differ: each run writes its own article). A member
+ * dropped because adding it failed is a defect.
+ */
+static bool same_shape(const json_t *a, const json_t *b, const char *where)
+{
+    if (json_typeof(a) != json_typeof(b) &&
+        !(json_is_number(a) && json_is_number(b))) {
+        print_message("%s: a %d where the clean answer has a %d\n", where, json_typeof(a),
+                      json_typeof(b));
+        return false;
+    }
+    char sub[256];
+    if (json_is_object(b)) {
+        const char *key;
+        json_t *v;
+        if (json_object_size(a) != json_object_size(b))
+            print_message("%s: %zu members, the clean answer %zu\n", where, json_object_size(a),
+                          json_object_size(b));
+        json_object_foreach ((json_t *)b, key, v) {
+            snprintf(sub, sizeof(sub), "%s.%s", where, key);
+            const json_t *w = json_object_get(a, key);
+            if (!w) {
+                print_message("%s missing\n", sub);
+                return false;
+            }
+            if (!same_shape(w, v, sub))
+                return false;
+        }
+        return json_object_size(a) == json_object_size(b);
+    }
+    if (json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b)) {
+            print_message("%s: %zu items, the clean answer %zu\n", where, json_array_size(a),
+                          json_array_size(b));
+            return false;
+        }
+        for (size_t i = 0; i < json_array_size(b); i++) {
+            snprintf(sub, sizeof(sub), "%s[%zu]", where, i);
+            if (!same_shape(json_array_get(a, i), json_array_get(b, i), sub))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* A JSON body, or NDJSON (an import's answer): each line a value, wrapped in an array. */
+static json_t *load_answer(const char *text)
+{
+    json_t *lines = json_array();
+    assert_non_null(lines);
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        json_t *v = json_loadb(p, len, 0, NULL);
+        if (!v) {
+            json_decref(lines);
+            return NULL;
+        }
+        json_array_append_new(lines, v);
+        p = end ? end + 1 : NULL;
+    }
+    return lines;
+}
+
+static void answer_whole(const char *clean, int status)
+{
+    if (status < 200 || status >= 300 || status == 204)
+        return;
+    json_t *want = load_answer(clean);
+    json_t *got = last_body ? load_answer(last_body) : NULL;
+    assert_non_null(want);
+    if (!got)
+        fail_msg("allocation %ld failing%s: a %d whose body is not JSON: %.200s", trying,
+                 trying_onwards ? " (and on)" : "", status, last_body ? last_body : "(none)");
+    if (!same_shape(got, want, "$"))
+        fail_msg("allocation %ld failing%s: a %d with less than the whole answer: %.600s", trying,
+                 trying_onwards ? " (and on)" : "", status, last_body);
+    json_decref(want);
+    json_decref(got);
+}
+
 /* Fails each allocation of the request in turn (every `every`-th), then from each on. */
 static void chaos(enum scenario s, bool cold, long every)
 {
@@ -512,6 +603,8 @@ static void chaos(enum scenario s, bool cold, long every)
     int status = run(s, n);
     long total = alloc_seen;
     assert_true(status >= 200 && status < 300);
+    char *clean = last_body ? strdup(last_body) : NULL;
+    assert_non_null(clean);
     after(s, n, status);
     assert_true(total > 0);
     long tried = 0, refused = 0;
@@ -528,6 +621,7 @@ static void chaos(enum scenario s, bool cold, long every)
             status = run(s, n);
             fail_at = 0;
             fail_onwards = false;
+            answer_whole(clean, status);
             after(s, n, status);
             tried++;
             refused += status >= 500;
@@ -537,6 +631,8 @@ static void chaos(enum scenario s, bool cold, long every)
     n = prepare(s);
     status = run(s, n);
     assert_true(status >= 200 && status < 300);
+    answer_whole(clean, status);
+    free(clean);
     after(s, n, status);
     no_orphans();
     printf("[ CHAOS    ] %-6s %s: %ld allocations a request; %ld runs with one failing, %ld "
@@ -633,6 +729,8 @@ static int teardown(void **state)
         unlink(path);
     }
     rmdir(fx.dir);
+    free(last_body);
+    last_body = NULL;
     printf("[ CHAOS    ] %ld allocations refused in all\n", failures_made);
     return 0;
 }
