@@ -46,6 +46,7 @@ every loop is bounded.
 """
 
 import argparse
+import base64
 import concurrent.futures
 import gzip
 import hashlib
@@ -78,6 +79,8 @@ HOST = "127.0.0.1"
 ALLOWED_ORIGIN = "https://app.example"
 SECRET = b"zzsecret"
 UNENTITLED = ("F", "L")   # a free reader and a lapsed trial: every other reader here is on trial or a member
+ADMIN_KEYS = ("key:adm", "key:doomed")  # the admin-scope keys made by test_setup_keys
+ARGON2_TEXT = re.compile(r"\$argon2(id|i|d)\$")  # libsodium's password hash string
 KEY_RE = re.compile(r"^ns_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$")
 DEFAULT = object()
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
@@ -243,6 +246,7 @@ class Ctx:
         self.keys = {}
         self.readers = {}
         self.secrets = {}          # credential or password text -> whose (for the leak audit)
+        self.token_owner = {}      # every session token issued -> the reader's name
         self.issuing = set()       # responses allowed to carry a secret: id(Response)
         self.leaks = []
         self.header_gaps = {}      # (status, route) -> missing security headers
@@ -292,6 +296,9 @@ class Ctx:
         h, who = self.headers_for(token, key, headers, data, ctype)
         r = (client or self.client).request(method, path, body=data, headers=h)
         r.who = who
+        r.sent = path + "\n" + (data.decode("utf-8", "replace") if data else "")
+        bearer = next((v.split(" ", 1)[-1].strip() for k, v in h.items() if k.lower() == "authorization"), "")
+        r.owner = self.token_owner.get(bearer)
         self.audit(r, issuing)
         return r
 
@@ -307,16 +314,23 @@ class Ctx:
             for secret, whose in list(self.secrets.items()):
                 if secret in whole or json.dumps(secret)[1:-1] in whole:
                     found.append(f"{r.label} ({r.status}) shows {whose}")
+            if ARGON2_TEXT.search(whole):
+                found.append(f"{r.label} ({r.status}) shows an Argon2id password hash")
         entitled = r.who in self.readers and r.who not in UNENTITLED
         if not entitled:
             asked = urllib.parse.unquote(r.path).lower()
             shown = [w for w in re.findall(r"zzsecret\w*", whole.lower()) if w not in asked]
             if shown:
                 found.append(f"{r.label} ({r.status}) shows premium text {shown[:2]} to {r.who or 'anonymous'}")
-        if r.who in self.readers:
-            for name, rd in self.readers.items():
-                if name != r.who and rd.email and rd.email in text:
-                    found.append(f"{r.label} ({r.status}) shows {name}'s email to {r.who}")
+        # a reader's email is shown to that reader (or to whoever just sent it) and to admin keys
+        # alone: never to another reader, an ingest key or anyone anonymous
+        sent = getattr(r, "sent", "").lower()
+        for name, rd in list(self.readers.items()):
+            if (name == getattr(r, "owner", r.who) or r.who in ADMIN_KEYS or not rd.email
+                    or rd.email.lower() in sent):
+                continue
+            if rd.email.lower() in text.lower():
+                found.append(f"{r.label} ({r.status}) shows {name}'s email to {r.who or 'anonymous'}")
         ours = r.header("X-Request-Id") is not None
         with self.lock:
             self.leaks.extend(found)
@@ -349,6 +363,25 @@ class Ctx:
         if text:
             self.secrets[text] = whose
 
+    def learn_stored_secrets(self):
+        """What the database keeps that no answer may show, in every form an injected query could
+        give it back: password hashes as stored, session-token and key-secret hashes in hex (either
+        case) and base64."""
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
+        try:
+            for uid, h in con.execute("SELECT id, password_hash FROM users"):
+                self.add_secret(h, f"user {uid}'s password hash")
+            for sql, what in (("SELECT token_hash FROM sessions", "a session token's hash"),
+                              ("SELECT secret_hash FROM api_keys", "an API key's secret hash")):
+                for (blob,) in con.execute(sql):
+                    blob = bytes(blob)
+                    for form in (blob.hex(), blob.hex().upper(), base64.b64encode(blob).decode(),
+                                 base64.urlsafe_b64encode(blob).decode().rstrip("=")):
+                        self.add_secret(form, what)
+        finally:
+            con.close()
+        return len(self.secrets)
+
     def signup(self, name, email, password, display):
         self.add_secret(password, f"{name}'s password")
         rd = Reader(name, email, password, display)
@@ -358,6 +391,7 @@ class Ctx:
             b = r.json
             rd.token, rd.id = b.get("token"), (b.get("user") or {}).get("id")
             self.add_secret(rd.token, f"{name}'s session token")
+            self.token_owner[rd.token] = name
             self.readers[name] = rd
         return r
 
@@ -367,6 +401,7 @@ class Ctx:
         tok = r.json.get("token") if r.status == 201 else None
         if tok:
             self.add_secret(tok, f"{whose}'s session token")
+            self.token_owner[tok] = whose
         return r, tok
 
     def need(self, *names):
@@ -1614,6 +1649,8 @@ def test_sqli_every_get_query_parameter_and_path_id(t, ctx):
     doc = openapi_doc(t, ctx)
     targets = sweep_targets(ctx, doc)
     t.require(len(targets) >= 60, f"only {len(targets)} parameters to sweep")
+    # every answer below is audited for the stored hashes too (what a UNION SELECT would show)
+    t.require(ctx.learn_stored_secrets() > 0, "nothing stored to look for")
     digest0, counts0 = db_state(ctx.db)
     jobs = [(tpl, name, make(v), tok, v) for tpl, name, make, tok in targets for v in PAYLOADS]
     failures = []
@@ -1705,6 +1742,7 @@ def text_values(doc):
 def test_sqli_every_write_body_string_field(t, ctx):
     ctx.need_keys("adm", "ing")
     ctx.need("A")
+    t.require(ctx.learn_stored_secrets() > 0, "nothing stored to look for")
     digest0, counts0 = db_state(ctx.db)
     sent = accepted = refused = 0
     fields = set()
