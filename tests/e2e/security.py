@@ -520,6 +520,48 @@ def openapi_operations(doc):
     return ops
 
 
+def openapi_body_strings(doc):
+    """{(METHOD, path): {dotted paths of the string members its request body may carry}} (array items
+    as "0"; an NDJSON body is the one member ""). $refs anywhere are followed."""
+    def deref(node):
+        while isinstance(node, dict) and "$ref" in node:
+            at = doc
+            for part in node["$ref"][2:].split("/"):
+                part = part.replace("~1", "/").replace("~0", "~")
+                at = at[int(part)] if isinstance(at, list) else at[part]
+            node = at
+        return node
+
+    def walk(schema, path, out, depth=0):
+        schema = deref(schema)
+        if depth > 10 or not isinstance(schema, dict):
+            return
+        for k in ("allOf", "oneOf", "anyOf"):
+            for sub in schema.get(k, []):
+                walk(sub, path, out, depth + 1)
+        kinds = schema.get("type")
+        kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+        for name, sub in schema.get("properties", {}).items():
+            walk(sub, path + [name], out, depth + 1)
+        if "array" in kinds:
+            walk(schema.get("items", {}), path + ["0"], out, depth + 1)
+        if "string" in kinds:
+            out.add(".".join(path))
+    ops = {}
+    for path, item in doc.get("paths", {}).items():
+        for method, op in item.items():
+            body = deref(op.get("requestBody")) if isinstance(op, dict) and op.get("requestBody") else None
+            for ctype, media in ((body or {}).get("content") or {}).items():
+                out = set()
+                if "ndjson" in ctype:
+                    out.add("")
+                elif "json" in ctype:
+                    walk(media.get("schema", {}), [], out)
+                if out:
+                    ops.setdefault((method.upper(), path), set()).update(out)
+    return ops
+
+
 def route_table():
     """[(method, pattern, auth)] of src/http/routes.c, read from its macros."""
     with open(ROUTES_C, encoding="utf-8") as f:
@@ -1720,8 +1762,47 @@ def set_path(doc, path, value):
 
 ARTICLE_FIELDS = ["publication", "external_id", "url", "headline", "standfirst", "section", "authors.0",
                   "published_at", "language", "access", "body_text", "topics.0", "entities.0.name",
-                  "entities.0.type", "entities.0.aliases.0", "image.url", "image.caption", "image.credit",
-                  "image.alt", "publication_obj.name", "blocks.0.text", "blocks.0.type", "blocks.1.attribution"]
+                  "entities.0.type", "entities.0.aliases.0", "entities.0.wikidata", "entities.0.description",
+                  "image.url", "image.caption", "image.credit", "image.alt", "publication.slug",
+                  "publication.name", "publication.homepage", "publication.country", "publication.language",
+                  "blocks.0.text", "blocks.0.type", "blocks.0.attribution", "blocks.0.url", "blocks.0.caption",
+                  "blocks.0.credit"]
+# what an accepted write shows back verbatim in the article (the others are slugged, checked, or not shown)
+ARTICLE_READBACK = {"url", "headline", "standfirst", "section", "authors.0", "published_at", "language", "access",
+                    "body_text", "image.url", "image.caption", "image.credit", "image.alt", "blocks.0.text",
+                    "blocks.0.attribution", "blocks.0.url", "blocks.0.caption", "blocks.0.credit"}
+# the first block, of a type that has the member
+BLOCK_OF = {"text": {"type": "paragraph", "text": "p"}, "type": {"type": "paragraph", "text": "p"},
+            "attribution": {"type": "quote", "text": "q", "attribution": "a"},
+            "url": {"type": "image", "url": "https://img.example/b.jpg", "caption": "c", "credit": "cr"},
+            "caption": {"type": "image", "url": "https://img.example/b.jpg", "caption": "c", "credit": "cr"},
+            "credit": {"type": "image", "url": "https://img.example/b.jpg", "caption": "c", "credit": "cr"}}
+
+
+def article_part(field, v):
+    """{member: value}: the top-level member of an article write that carries v at field."""
+    top, _, rest = field.partition(".")
+    if top == "publication" and rest:
+        return {"publication": set_path({"slug": "readers-daily", "name": "Readers Daily"}, rest, v)}
+    if top == "blocks":
+        name = rest.split(".")[-1]
+        return {"blocks": [set_path(BLOCK_OF[name], name, v), {"type": "paragraph", "text": "second"}]}
+    if top == "entities":
+        member = rest.split(".", 1)[1]   # "0.name" -> "name"
+        entity = {"name": "Harmless Entity", "type": "other"}
+        if member.startswith("aliases"):
+            entity["aliases"] = [v]
+        else:
+            entity[member] = v
+        return {"entities": [entity]}
+    return {top: set_path(article_body("x"), field, v)[top]}
+
+
+def article_with(ext, field, v):
+    body = article_body(ext, **article_part(field, v))
+    if field.startswith("blocks."):
+        del body["body_text"]
+    return body
 
 
 def text_values(doc):
@@ -1746,12 +1827,16 @@ def test_sqli_every_write_body_string_field(t, ctx):
     digest0, counts0 = db_state(ctx.db)
     sent = accepted = refused = 0
     fields = set()
+    covered = set()   # (METHOD, route template, member) swept
     digest = digest0
 
-    def send(what, method, path, body, payload, key=None, token=None, ctype=DEFAULT, volatile=False, readback=True):
+    def send(what, method, path, body, payload, key=None, token=None, ctype=DEFAULT, volatile=False, readback=True,
+             op=None, member=None):
         nonlocal sent, accepted, refused, digest
         sent += 1
         fields.add(what)
+        if op:
+            covered.add((op[0], op[1], member if member is not None else what.split()[-1]))
         r = ctx.call(method, path, body, key=key, token=token, ctype=ctype,
                      issuing=path in ("/v1/users", "/v1/sessions"))
         label = f"{method} {path.split('?')[0]} {what} = {short(payload, 40)!r}"
@@ -1772,22 +1857,13 @@ def test_sqli_every_write_body_string_field(t, ctx):
         return r
 
     n = 0
+    art_post, art_patch = ("POST", "/v1/articles"), ("PATCH", "/v1/articles/{id}")
     for field in ARTICLE_FIELDS:
+        readback = field in ARTICLE_READBACK
         for v in WRITE_PAYLOADS:
             n += 1
-            ext = f"sqli-{n}"
-            if field.startswith("publication_obj."):
-                body = article_body(ext, publication={"slug": "readers-daily", "name": v})
-            elif field.startswith("blocks."):
-                base = article_body(ext, blocks=[{"type": "paragraph", "text": "p"},
-                                                 {"type": "quote", "text": "q", "attribution": "a"}])
-                del base["body_text"]
-                body = set_path(base, field, v)
-            else:
-                body = set_path(article_body(ext), field, v)
-            readback = field not in ("publication", "publication_obj.name", "external_id", "entities.0.type",
-                                     "blocks.0.type", "topics.0", "entities.0.aliases.0", "entities.0.name")
-            r = send(f"article {field}", "POST", "/v1/articles", body, v, key="ing", readback=readback)
+            r = send(f"article {field}", "POST", "/v1/articles", article_with(f"sqli-{n}", field, v), v, key="ing",
+                     readback=readback, op=art_post, member=field)
             if r.status in (200, 201):
                 aid = r.json.get("id")
                 if readback:   # read back from the store, not only the answer to the write
@@ -1795,20 +1871,43 @@ def test_sqli_every_write_body_string_field(t, ctx):
                     want = " ".join(v.split())
                     t.check(stored.status == 200 and any(want in " ".join(x.split()) for x in text_values(stored.json)),
                             f"article {field} = {short(v, 40)!r}: GET /v1/articles/{aid} does not show it verbatim")
-                r2 = send(f"article PATCH {field.split('.')[0]}", "PATCH", f"/v1/articles/{aid}",
-                          {"headline": v, "section": v}, v, key="ing")
                 ctx.call("DELETE", f"/v1/articles/{aid}", key="ing")
                 digest, _ = db_state(ctx.db)
-                del r2
-    ndjson = "\n".join(json.dumps(article_body(f"sqli-import-{i}", headline=v)) for i, v in enumerate(WRITE_PAYLOADS))
-    r = send("import headline", "POST", "/v1/import", ndjson.encode(), WRITE_PAYLOADS[0], key="ing",
-             ctype="application/x-ndjson", readback=False)
-    if r.status == 200:
-        for line in r.text.splitlines():
-            if line.strip() and json.loads(line).get("id"):
-                ctx.call("DELETE", f"/v1/articles/{json.loads(line)['id']}", key="ing")
-        digest, _ = db_state(ctx.db)
+    # PATCH: each member of an article, as a merge patch, on one article made for it
+    r = ctx.call("POST", "/v1/articles", article_body("sqli-patch-target"), key="ing")
+    t.require(r.status == 201, f"the article to patch: {r.status} {short(r.body)}")
+    target = r.json["id"]
+    digest, _ = db_state(ctx.db)
+    for field in ARTICLE_FIELDS:
+        for v in WRITE_PAYLOADS:
+            part = article_part(field, v)
+            if field.startswith("blocks."):
+                part["body_text"] = None   # blocks in place of the body text
+            send(f"article PATCH {field}", "PATCH", f"/v1/articles/{target}", part, v, key="ing",
+                 readback=field in ARTICLE_READBACK, op=art_patch, member=field)
+    ctx.call("DELETE", f"/v1/articles/{target}", key="ing")
+    digest, _ = db_state(ctx.db)
+    # import: one stream a member, a line a payload
+    for field in ARTICLE_FIELDS:
+        n += 1
+        ndjson = "\n".join(json.dumps(article_with(f"sqli-import-{n}-{i}", field, v))
+                           for i, v in enumerate(WRITE_PAYLOADS))
+        r = send(f"import {field}", "POST", "/v1/import", ndjson.encode(), WRITE_PAYLOADS[0], key="ing",
+                 ctype="application/x-ndjson", readback=False, op=("POST", "/v1/import"), member="")
+        if r.status == 200:
+            for line in r.text.splitlines():
+                if line.strip() and json.loads(line).get("id"):
+                    ctx.call("DELETE", f"/v1/articles/{json.loads(line)['id']}", key="ing")
+            digest, _ = db_state(ctx.db)
     eid = ctx.get("/v1/entities/lake-veridia").json["id"]
+    r = ctx.call("POST", "/v1/entities", {"name": "Sweep Target Entity", "type": "other"}, key="adm")
+    t.require(r.status == 201, f"the entity to patch: {r.status} {short(r.body)}")
+    sweep_eid = r.json["id"]
+    if "SW" not in ctx.readers:   # a reader of the sweep's own, whose password it changes
+        ctx.signup("SW", "sqli.sweeper@security.example", "pw-sweeper-start-1", "Sweeper")
+    ctx.need("SW")
+    digest, _ = db_state(ctx.db)
+    ent_post, ent_patch = ("POST", "/v1/entities"), ("PATCH", "/v1/entities/{id}")
     for v in WRITE_PAYLOADS:
         n += 1
         for field, body in (("name", {"name": f"{v} {n}", "type": "other"}),
@@ -1816,36 +1915,67 @@ def test_sqli_every_write_body_string_field(t, ctx):
                             ("description", {"name": f"Entity d{n}", "type": "other", "description": v}),
                             ("wikidata", {"name": f"Entity w{n}", "type": "other", "wikidata": v}),
                             ("aliases", {"name": f"Entity a{n}", "type": "other", "aliases": [f"{v} {n}"]})):
-            send(f"entity {field}", "POST", "/v1/entities", body, body.get(field) if field != "aliases" else f"{v} {n}",
-                 key="adm", readback=field != "type")
-        send("entity PATCH description", "PATCH", f"/v1/entities/{eid}", {"description": v}, v, key="adm")
-        send("entity merge into", "POST", f"/v1/entities/{eid}/merge", {"into": v}, v, key="adm")
-        send("topic name", "POST", "/v1/topics", {"name": f"{v} t{n}"}, f"{v} t{n}", key="adm")
-        send("topic parent", "POST", "/v1/topics", {"name": f"Topic p{n}", "parent": v}, v, key="adm", readback=False)
-        send("topic PATCH name", "PATCH", "/v1/topics/climate", {"name": v}, v, key="adm")
+            said = body.get(field) if field != "aliases" else f"{v} {n}"
+            send(f"entity {field}", "POST", "/v1/entities", body, said, key="adm", readback=field != "type",
+                 op=ent_post, member=field if field != "aliases" else "aliases.0")
+            said = f"{v} p{n}" if field in ("name", "aliases") else said   # not the name just posted
+            patch = {field: said} if field != "aliases" else {"aliases": [said]}
+            send(f"entity PATCH {field}", "PATCH", f"/v1/entities/{sweep_eid}", patch, said, key="adm",
+                 readback=field != "type", op=ent_patch, member=field if field != "aliases" else "aliases.0")
+        send("entity merge into", "POST", f"/v1/entities/{eid}/merge", {"into": v}, v, key="adm",
+             op=("POST", "/v1/entities/{id}/merge"), member="into")
+        top_post, top_patch = ("POST", "/v1/topics"), ("PATCH", "/v1/topics/{id}")
+        send("topic name", "POST", "/v1/topics", {"name": f"{v} t{n}"}, f"{v} t{n}", key="adm",
+             op=top_post, member="name")
+        send("topic slug", "POST", "/v1/topics", {"name": f"Topic s{n}", "slug": v}, v, key="adm", readback=False,
+             op=top_post, member="slug")
+        send("topic parent", "POST", "/v1/topics", {"name": f"Topic p{n}", "parent": v}, v, key="adm", readback=False,
+             op=top_post, member="parent")
+        send("topic PATCH name", "PATCH", "/v1/topics/climate", {"name": v}, v, key="adm", op=top_patch, member="name")
+        send("topic PATCH parent", "PATCH", "/v1/topics/climate", {"parent": v}, v, key="adm", readback=False,
+             op=top_patch, member="parent")
         for field in ("slug", "name", "homepage", "country", "language"):
             body = {"slug": f"pub-{n}", "name": f"Pub {n}", field: v}
             send(f"publication {field}", "POST", "/v1/publications", body, v, key="adm",
-                 readback=field in ("name",))
-        send("publication PATCH name", "PATCH", "/v1/publications/readers-daily", {"name": v}, v, key="adm")
+                 readback=field in ("name",), op=("POST", "/v1/publications"), member=field)
+            if field != "slug":
+                send(f"publication PATCH {field}", "PATCH", "/v1/publications/readers-daily", {field: v}, v,
+                     key="adm", readback=field in ("name",), op=("PATCH", "/v1/publications/{id}"), member=field)
         send("picks article_ids", "PUT", "/v1/picks", {"article_ids": [v]}, v, key="adm")
-        send("membership plan", "PUT", f"/v1/users/{ctx.readers['F'].id}/membership", {"plan": v}, v, key="adm")
+        mem = ("PUT", "/v1/users/{id}/membership")
+        send("membership plan", "PUT", f"/v1/users/{ctx.readers['F'].id}/membership", {"plan": v}, v, key="adm",
+             op=mem, member="plan")
         send("membership expires_at", "PUT", f"/v1/users/{ctx.readers['F'].id}/membership",
-             {"plan": "trial", "expires_at": v}, v, key="adm")
+             {"plan": "trial", "expires_at": v}, v, key="adm", op=mem, member="expires_at")
+        users, sessions, me = ("POST", "/v1/users"), ("POST", "/v1/sessions"), ("PATCH", "/v1/me")
         send("user email", "POST", "/v1/users", {"email": f"{v}@x.example", "password": "pw-sqli-user-1", "name": "S"},
-             v, readback=False)
+             v, readback=False, op=users, member="email")
         send("user name", "POST", "/v1/users", {"email": f"sqli.name.{n}@security.example",
-                                                "password": "pw-sqli-user-1", "name": v}, v)
+                                                "password": "pw-sqli-user-1", "name": v}, v, op=users, member="name")
         send("user password", "POST", "/v1/users", {"email": f"sqli.pw.{n}@security.example",
                                                     "password": (v + "-pad-pad-pad")[:128], "name": "S"}, v,
-             readback=False)
+             readback=False, op=users, member="password")
         send("session email", "POST", "/v1/sessions", {"email": f"{v}@x.example", "password": "pw-whatever-1"}, v,
-             volatile=True, readback=False)
+             volatile=True, readback=False, op=sessions, member="email")
         send("session password", "POST", "/v1/sessions", {"email": f"sqli.signin.{n}@security.example",
-                                                          "password": v}, v, volatile=True, readback=False)
-        send("me name", "PATCH", "/v1/me", {"name": v}, v, token="A")
+                                                          "password": v}, v, volatile=True, readback=False,
+             op=sessions, member="password")
+        send("me name", "PATCH", "/v1/me", {"name": v}, v, token="A", op=me, member="name")
         send("me email", "PATCH", "/v1/me", {"email": v, "current_password": ctx.readers["A"].password}, v,
-             token="A", readback=False)
+             token="A", readback=False, op=me, member="email")
+        send("me current_password", "PATCH", "/v1/me", {"password": "pw-never-set-1", "current_password": v}, v,
+             token="SW", volatile=True, readback=False, op=me, member="current_password")
+        # a new password: the sweeper's own, so nobody else's sign-in changes; sign in again when it takes
+        new = f"pw-{v[:100]}-sweep"
+        r = send("me password", "PATCH", "/v1/me", {"password": new, "current_password": ctx.readers["SW"].password},
+                 v, token="SW", readback=False, op=me, member="password")
+        if r.status == 200:
+            ctx.readers["SW"].password = new
+            r2, tok = ctx.signin(ctx.readers["SW"].email, new, "SW")
+            t.check(r2.status == 201, f"the sweeper signs in with the password {short(v, 40)!r}: {r2.status}")
+            if tok:
+                ctx.readers["SW"].token = tok
+            digest, _ = db_state(ctx.db)
         for method, path in (("PUT", f"/v1/me/follows/topic/{seg(v)}"), ("PUT", f"/v1/me/follows/{seg(v)}/1"),
                              ("PUT", f"/v1/me/bookmarks/{seg(v)}"), ("POST", f"/v1/articles/{seg(v)}/reads"),
                              ("DELETE", f"/v1/articles/{seg(v)}"), ("PATCH", f"/v1/entities/{seg(v)}"),
@@ -1857,13 +1987,21 @@ def test_sqli_every_write_body_string_field(t, ctx):
                  key=key, token="A" if "/me/" in path else None, readback=False)
     me = ctx.get("/v1/me", token="A").json
     t.eq(me["email"], ctx.readers["A"].email, "A's email after the sweep (every change was refused)")
+    ctx.call("DELETE", f"/v1/entities/{sweep_eid}", key="adm")
+    # every string member of every write body the document describes was swept
+    wanted = {(m, p, f) for (m, p), members in openapi_body_strings(openapi_doc(t, ctx)).items() for f in members}
+    t.require(len(wanted) >= 90, f"only {len(wanted)} string members found in the document's request bodies")
+    for m, p, f in sorted(wanted - covered):
+        t.check(False, f"{m} {p}: body member {f or '(the stream)'} never swept")
+    t.check(not covered - wanted, f"swept members the document does not describe: {sorted(covered - wanted)[:5]}")
     _, counts1 = db_state(ctx.db)
     for tb, c in counts0.items():
         t.check(tb in counts1, f"table {tb} is gone")
     t.eq(counts1.get("articles"), counts0.get("articles"), "articles after the sweep (each accepted one deleted)")
     t.eq(counts1.get("api_keys"), counts0.get("api_keys"), "api_keys after the sweep")
     ctx.figures["sqli_write"] = {"requests": sent, "accepted": accepted, "refused": refused, "fields": len(fields),
-                                 "payloads": len(WRITE_PAYLOADS)}
+                                 "payloads": len(WRITE_PAYLOADS), "members": len(wanted & covered),
+                                 "operations": len({(m, p) for m, p, _ in wanted})}
 
 
 @test()
@@ -2186,7 +2324,7 @@ def summary(ctx):
             f"(which repeated its own 400 head for {len(f.get('mhd_repeated_heads', []))}); "
             f"SQL payloads {get.get('payloads')} x {get.get('params')} GET parameters on {get.get('routes')} routes = "
             f"{get.get('requests')} requests in {get.get('seconds')} s, writes {write.get('requests')} "
-            f"({write.get('accepted')} accepted, {write.get('refused')} refused) over {write.get('fields')} fields; "
+            f"({write.get('accepted')} accepted, {write.get('refused')} refused) over {write.get('fields')} fields, all {write.get('members')} body members of the document; "
             f"guarded routes {f.get('guarded_routes')}, reader routes {f.get('reader_routes')}, routes "
             f"{f.get('routes')}, probes {f.get('probes')}, error bodies scanned {f.get('error_bodies_scanned')}")
 
@@ -2231,7 +2369,9 @@ def record(ctx, path, binary):
              f"parameters and path ids of {get.get('routes')} GET routes = {get.get('requests')} requests in "
              f"{get.get('seconds')} s, statuses {get.get('statuses')}; database unchanged |",
              f"| SQL payloads through write bodies | {write.get('requests')} writes over {write.get('fields')} "
-             f"fields ({write.get('payloads')} payloads): {write.get('accepted')} accepted and read back verbatim, "
+             f"fields ({write.get('payloads')} payloads), covering all {write.get('members')} string members of the "
+             f"{write.get('operations')} request bodies in the OpenAPI document: {write.get('accepted')} accepted "
+             f"and read back verbatim where shown, "
              f"{write.get('refused')} refused with the database unchanged; `newsstand check` passes |",
              f"| SQL handed to SQLite in src/store | {f.get('sql_sites', {}).get('prepares')} call sites; "
              f"{f.get('sql_sites', {}).get('dynamic')} formatted-text sites and "
