@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "api/query.h"
 #include "core/buf.h"
+#include "core/oom.h"
 #include "json/fields.h"
 
 struct problem_kind {
@@ -78,15 +79,19 @@ void resp_header(struct resp *rs, const char *name, const char *value)
         rs->headers[rs->n_headers++] = (struct header){name, value};
 }
 
+/* Memory ran out even for the problem: a fixed one (with no body when even that copy fails). */
 static void resp_fallback(struct resp *rs)
 {
-    static const char body[] = "{\"type\":\"https://newsstand.dev/problems/internal\","
-                               "\"title\":\"Internal error\",\"status\":500}";
-    rs->status = 500;
+    static const char body[] = "{\"type\":\"https://newsstand.dev/problems/unavailable\","
+                               "\"title\":\"Service unavailable\",\"status\":503}";
+    rs->status = 503;
     rs->content_type = "application/problem+json";
+    free(rs->body);
     rs->body = strdup(body);
     rs->len = rs->body ? strlen(body) : 0;
     rs->no_store = true;
+    rs->n_headers = 0;
+    resp_header(rs, "Retry-After", "1");
 }
 
 void resp_no_content(struct resp *rs)
@@ -99,12 +104,13 @@ void resp_no_content(struct resp *rs)
 
 /*
  * True when a success about to be sent may lack parts: an allocation failed
- * in the request's arena (a value read from the store came back NULL) or in
- * jansson (a member was left out) since its handler began. It becomes a 503.
+ * in the request's arena (a value read from the store came back NULL), in
+ * jansson (a member was left out) or in SQLite since the request began
+ * (oom_mark). It becomes a 503.
  */
 static bool answer_incomplete(const struct req *rq, int status)
 {
-    return status < 400 && ((rq->arena && rq->arena->failed) || fields_memory_failed_since_mark());
+    return status < 400 && ((rq->arena && rq->arena->failed) || oom_since_mark());
 }
 
 void resp_json(struct req *rq, struct resp *rs, int status, void *j)
@@ -150,6 +156,8 @@ void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *
                   const struct field_errors *fe)
 {
     const struct problem_kind *k = kind_of(err);
+    if (k->status == 500 && oom_since_mark())
+        k = kind_of(NS_ERR_NOMEM); /* what failed was memory, whatever the library called it */
     char type[96];
     snprintf(type, sizeof(type), "https://newsstand.dev/problems/%s", k->slug);
     if (k->status >= 500)
@@ -171,6 +179,8 @@ void resp_problem(struct req *rq, struct resp *rs, enum ns_err err, const char *
     free(rs->body);
     rs->body = NULL;
     resp_json(rq, rs, k->status, o);
+    if (rs->status != k->status || rs->n_headers > 0)
+        return; /* resp_fallback's fixed 503 answered, Retry-After and all */
     if (k->retry_after)
         resp_header(rs, "Retry-After", k->retry_after);
     if (k->status == 401)

@@ -6,6 +6,8 @@
  */
 #include "core/arena.h"
 
+#include "core/oom.h"
+
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,6 +57,7 @@ void *arena_alloc(struct arena *a, size_t len)
         c = malloc(sizeof(*c) + cap);
         if (!c) {
             a->failed = true;
+            oom_note();
             return NULL;
         }
         c->cap = cap;

@@ -24,12 +24,12 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/oom.h"
 #include "core/text.h"
 #include "domain/netaddr.h"
 #include "domain/timefmt.h"
 #include "http/encoding.h"
 #include "http/headwatch.h"
-#include "json/fields.h"
 #include "http/respcache.h"
 #include "http/router.h"
 
@@ -86,6 +86,7 @@ struct request_state {
     uint64_t cache_gen;     /* the cache generation the answer is computed in */
     char *cached_etag;      /* a cache hit: the stored ETag (arena) */
     bool cached_gzipped;
+    unsigned long oom_at; /* oom_count() when the request began: its answer checks from there */
 };
 
 static int hex_value(char c)
@@ -561,7 +562,6 @@ static void dispatch(struct request_state *st, struct resp *rs)
     }
     rq->body = st->body.data ? st->body.data : "";
     rq->body_len = st->body.len;
-    fields_memory_mark();
     st->route->handler(rq, rs);
     if (reading)
         store_rollback(rq->store); /* a read snapshot has nothing to keep */
@@ -841,10 +841,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct http_server *srv = cls;
     struct request_state *st = *con_cls;
     (void)version;
+    if (st)
+        oom_mark_at(st->oom_at); /* other requests may have run on this thread meanwhile */
     if (!st) {
         st = calloc(1, sizeof(*st));
         if (!st)
             return MHD_NO;
+        st->oom_at = oom_count();
+        oom_mark_at(st->oom_at);
         arena_init(&st->arena);
         buf_init(&st->body);
         st->srv = srv;

@@ -4,6 +4,8 @@
  */
 #include "json/fields.h"
 
+#include "core/oom.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,35 +13,23 @@
 enum { URL_MAX = 2048 };
 
 static _Thread_local bool json_alloc_failed; /* since this thread's last fields_load began */
-static _Thread_local unsigned long json_failures; /* this thread's jansson allocations refused */
-static _Thread_local unsigned long json_failures_marked; /* json_failures at fields_memory_mark */
 
 static void *json_alloc(size_t n)
 {
     void *p = malloc(n);
     if (!p) {
         json_alloc_failed = true;
-        json_failures++;
+        oom_note();
     }
     return p;
-}
-
-void fields_memory_mark(void)
-{
-    json_failures_marked = json_failures;
-}
-
-bool fields_memory_failed_since_mark(void)
-{
-    return json_failures != json_failures_marked;
 }
 
 char *fields_dumps(const json_t *v, size_t flags)
 {
     /* jansson 2.14 drops a key's closing quote when appending it fails, and goes on */
-    unsigned long before = json_failures;
+    unsigned long before = oom_count();
     char *text = v ? json_dumps(v, flags) : NULL;
-    if (text && json_failures != before) {
+    if (text && oom_count() != before) {
         free(text);
         return NULL;
     }

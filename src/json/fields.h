@@ -26,7 +26,9 @@ struct field_ctx {
 
 /*
  * Routes jansson's allocations through a wrapper that notices when one
- * fails, so fields_load_out_of_memory can tell. Call once, before any thread.
+ * fails, so fields_load_out_of_memory can tell, and notes it with oom_note
+ * (core/oom.h): a failed json_object_set_new leaves the member out and says
+ * so only in its return value. Call once, before any thread.
  */
 void fields_global_init(void);
 
@@ -49,15 +51,6 @@ bool fields_load_out_of_memory(const json_error_t *err);
  * value silently missing from an object built meanwhile.
  */
 bool fields_memory_failed(void);
-
-/*
- * A request's answer is whole only when no jansson allocation of its thread
- * failed while it was built (a failed json_object_set_new leaves the member
- * out and says so only in its return value): fields_memory_mark when the
- * request's handler starts, fields_memory_failed_since_mark before answering.
- */
-void fields_memory_mark(void);
-bool fields_memory_failed_since_mark(void);
 
 /*
  * json_dumps, or NULL when any allocation failed on the way: jansson's own

@@ -7,6 +7,7 @@
 #include "store/store_impl.h"
 
 #include "core/buf.h"
+#include "core/oom.h"
 #include "store/search.h"
 
 #include <stdio.h>
@@ -15,10 +16,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* SQLite's allocator, as configured before store_global_init, and a wrapper that notes refusals. */
+static sqlite3_mem_methods sqlite_mem;
+
+static void *noting_malloc(int n)
+{
+    void *p = sqlite_mem.xMalloc(n);
+    if (!p && n > 0)
+        oom_note();
+    return p;
+}
+
+static void *noting_realloc(void *p, int n)
+{
+    void *q = sqlite_mem.xRealloc(p, n);
+    if (!q && n > 0)
+        oom_note();
+    return q;
+}
+
 void store_global_init(void)
 {
     /* Memory statistics take a global mutex on every allocation. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /*
+     * SQLite sometimes reports a failed allocation as SQLITE_ERROR; noting
+     * each one lets the answer be a 503, not a 500. The default allocator
+     * is only filled in by the first initialisation, so start once to read it.
+     */
+    sqlite3_initialize();
+    sqlite3_shutdown();
+    if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &sqlite_mem) == SQLITE_OK && sqlite_mem.xMalloc &&
+        sqlite_mem.xMalloc != noting_malloc) {
+        sqlite3_mem_methods noting = sqlite_mem;
+        noting.xMalloc = noting_malloc;
+        noting.xRealloc = noting_realloc;
+        sqlite3_config(SQLITE_CONFIG_MALLOC, &noting);
+    }
     sqlite3_initialize();
 }
 
@@ -136,19 +170,15 @@ void store_close(struct store *st)
 }
 
 /*
- * A connection opened while its file could not be written stays read-only
- * after the file is writable again (its descriptor was opened so). When the
- * process may write the file now, opens a new connection in place of this
- * one; st keeps its address. Returns NS_ERR_READ_ONLY while the file is
- * still read-only; on any failure st is unchanged.
+ * Opens a new connection to st's file in place of st's own; st keeps its
+ * address. With writable, refuses (NS_ERR_READ_ONLY) a connection that
+ * still cannot write. On any failure st is unchanged.
  */
-static enum ns_err reopen_if_writable(struct store *st)
+static enum ns_err reopen(struct store *st, bool writable)
 {
-    if (sqlite3_db_readonly(st->db, "main") != 1)
-        return NS_OK;
     const char *name = sqlite3_db_filename(st->db, "main");
-    if (!name || !*name || access(name, W_OK) != 0)
-        return NS_ERR_READ_ONLY;
+    if (!name || !*name)
+        return NS_ERR_DB;
     char *path = strdup(name);
     if (!path)
         return NS_ERR_NOMEM;
@@ -157,7 +187,7 @@ static enum ns_err reopen_if_writable(struct store *st)
     free(path);
     if (err)
         return err;
-    if (sqlite3_db_readonly(fresh->db, "main") == 1) {
+    if (writable && sqlite3_db_readonly(fresh->db, "main") == 1) {
         store_close(fresh);
         return NS_ERR_READ_ONLY;
     }
@@ -165,6 +195,28 @@ static enum ns_err reopen_if_writable(struct store *st)
     *st = *fresh;
     free(fresh);
     return NS_OK;
+}
+
+/*
+ * A connection opened while its file could not be written stays read-only
+ * after the file is writable again (its descriptor was opened so). When the
+ * process may write the file now, opens a new connection in place of this
+ * one. Returns NS_ERR_READ_ONLY while the file is still read-only.
+ */
+static enum ns_err reopen_if_writable(struct store *st)
+{
+    if (sqlite3_db_readonly(st->db, "main") != 1)
+        return NS_OK;
+    const char *name = sqlite3_db_filename(st->db, "main");
+    if (!name || !*name || access(name, W_OK) != 0)
+        return NS_ERR_READ_ONLY;
+    return reopen(st, true);
+}
+
+/* A new connection after memory ran out in a rolled-back transaction (st->renew). */
+static enum ns_err renew_if_needed(struct store *st)
+{
+    return st->renew ? reopen(st, false) : NS_OK;
 }
 
 enum ns_err store_stmt_failed(struct store *st)
@@ -308,10 +360,22 @@ static enum ns_err exec_simple(struct store *st, const char *sql)
     return rc == SQLITE_DONE ? NS_OK : store_err(rc);
 }
 
+/* True when an allocation was refused on this thread since the write transaction began. */
+static bool oom_in_transaction(const struct store *st)
+{
+    return oom_count() != st->oom_at_begin;
+}
+
 enum ns_err store_begin(struct store *st)
 {
-    enum ns_err err = reopen_if_writable(st);
-    return err ? err : exec_simple(st, "BEGIN IMMEDIATE");
+    enum ns_err err = renew_if_needed(st);
+    if (!err)
+        err = reopen_if_writable(st);
+    st->oom_at_begin = oom_count();
+    if (!err)
+        err = exec_simple(st, "BEGIN IMMEDIATE");
+    st->writing = !err;
+    return err;
 }
 
 enum ns_err store_begin_wait(struct store *st, int wait_ms)
@@ -325,22 +389,33 @@ enum ns_err store_begin_wait(struct store *st, int wait_ms)
 
 enum ns_err store_begin_read(struct store *st)
 {
-    return exec_simple(st, "BEGIN DEFERRED");
+    enum ns_err err = renew_if_needed(st);
+    return err ? err : exec_simple(st, "BEGIN DEFERRED");
 }
 
 enum ns_err store_commit(struct store *st)
 {
-    return exec_simple(st, "COMMIT");
+    if (st->writing && oom_in_transaction(st))
+        return NS_ERR_NOMEM; /* what ran out of memory may have been FTS5 mid-update: roll back */
+    enum ns_err err = exec_simple(st, "COMMIT");
+    if (!err)
+        st->writing = false;
+    return err;
 }
 
 void store_rollback(struct store *st)
 {
     /* Preparing a ROLLBACK allocates, and memory may be what ran out: a
      * transaction left open would wedge this connection for good. */
+    bool wrote = st->writing;
     for (int tries = 0; tries < 3 && !sqlite3_get_autocommit(st->db); tries++) {
         sqlite3_step(st->rollback);
         sqlite3_reset(st->rollback);
     }
+    st->writing = false;
+    /* SQLite may have rolled the transaction back itself already (as it may on SQLITE_NOMEM) */
+    if (wrote && oom_in_transaction(st))
+        st->renew = true;
 }
 
 enum ns_err store_savepoint(struct store *st)
@@ -355,6 +430,8 @@ enum ns_err store_release(struct store *st)
 
 enum ns_err store_rollback_savepoint(struct store *st)
 {
+    if (oom_in_transaction(st))
+        return NS_ERR_NOMEM; /* FTS5 may not undo cleanly what it half did: roll back it all */
     enum ns_err err = exec_simple(st, "ROLLBACK TO article");
     return err ? err : exec_simple(st, "RELEASE article");
 }

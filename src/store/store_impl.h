@@ -38,6 +38,15 @@ struct store {
     unsigned next_memo;
     int64_t seen_version; /* store_changed: what it saw last */
     int64_t seen_changes;
+    /*
+     * Memory running out inside a write transaction can leave FTS5's index
+     * half updated with no error returned (SQLite 3.40), and its in-memory
+     * state broken after the rollback: such a transaction is never committed,
+     * and the next one starts on a new connection.
+     */
+    unsigned long oom_at_begin; /* oom_count() when the write transaction began */
+    bool writing;               /* store_begin succeeded; no commit or rollback since */
+    bool renew;
 };
 
 /*

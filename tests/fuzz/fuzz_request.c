@@ -32,7 +32,7 @@
 #include "core/text.h"
 #include "http/encoding.h"
 #include "http/router.h"
-#include "json/fields.h"
+#include "core/oom.h"
 
 enum { QUERY_MAX = 64, BODY_MAX = 1024 * 1024 };
 
@@ -137,7 +137,6 @@ static void run_handler(struct fuzz_request *fr, const struct route *route, stru
         FUZZ_CHECK(!reading || store_begin_read(rq->store) == NS_OK);
         rq->body = route->body == BODY_JSON ? fr->body : "";
         rq->body_len = route->body == BODY_JSON ? fr->body_len : 0;
-        fields_memory_mark();
         route->handler(rq, rs);
         if (reading)
             store_rollback(rq->store);
