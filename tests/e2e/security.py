@@ -1087,6 +1087,43 @@ def test_api1_bola_b_cannot_change_what_a_has(t, ctx):
 
 
 @test()
+def test_api1_bola_one_readers_session_changes_leave_anothers_alone(t, ctx):
+    """A reader signing out, changing their password or deleting their account ends their own
+    sessions only: A's token, and A's second session, keep working through all of it."""
+    ctx.need("A")
+    a = ctx.readers["A"]
+    r, a2 = ctx.signin(a.email, a.password, "A")
+    t.require(r.status == 201 and a2, f"A's second session: {r.status}")
+    others = []
+    for n in range(2):
+        name = f"X{n}"
+        r = ctx.signup(name, f"session.other.{n}@security.example", f"pw-other-reader-{n}", f"Other {n}")
+        t.require(r.status == 201, f"sign-up of {name}: {r.status}")
+        others.append(ctx.readers[name])
+
+    def a_still_in(after):
+        for tok, which in ((a.token, "A's first token"), (a2, "A's second token")):
+            r = ctx.get("/v1/me", token=tok)
+            t.check(r.status == 200 and (r.json or {}).get("id") == a.id, f"{which} after {after}: {r.status}")
+
+    x0, x1 = others
+    t.eq(ctx.call("DELETE", "/v1/sessions/current", token=x0.name).status, 204, "X0 signs out")
+    a_still_in("X0 signed out")
+    r, tok = ctx.signin(x0.email, x0.password, x0.name)
+    t.require(r.status == 201 and tok, f"X0 signs in again: {r.status}")
+    x0.token = tok
+    new = "pw-other-reader-changed"
+    r = ctx.call("PATCH", "/v1/me", {"password": new, "current_password": x0.password}, token=x0.name)
+    t.eq(r.status, 200, "X0 changes the password")
+    x0.password = new
+    ctx.add_secret(new, "X0's password")
+    a_still_in("X0 changed the password")
+    t.eq(ctx.call("DELETE", "/v1/me", token=x1.name).status, 204, "X1 deletes the account")
+    problem_ok(t, ctx.get("/v1/me", token=x1.name), 401, "X1's token after the deletion")
+    a_still_in("X1 deleted the account")
+
+
+@test()
 def test_api1_bola_cursors_and_etags_do_not_cross_readers(t, ctx):
     ctx.need("A", "B")
     r = ctx.get("/v1/me/bookmarks?limit=1", token="A")
