@@ -28,13 +28,13 @@
 #include "core/text.h"
 #include "domain/netaddr.h"
 #include "domain/timefmt.h"
+#include "http/admit.h"
 #include "http/encoding.h"
 #include "http/headwatch.h"
 #include "http/respcache.h"
 #include "http/router.h"
 
 enum {
-    QUERY_MAX = 64,
     REQUEST_ID_MAX = 128,
     TARGET_MAX = 16384,        /* longest request target (path and query, decoded): else 414 */
     BUCKET_SLOTS = 32768,      /* rate-limit buckets kept; about 1 MiB */
@@ -64,7 +64,7 @@ struct request_state {
     struct arena arena;
     struct buf body;
     struct http_server *srv;
-    struct param query[QUERY_MAX];
+    struct param query[ADMIT_QUERY_MAX];
     bool too_many_params;
     struct req rq;
     const struct route *route;
@@ -149,7 +149,7 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 {
     struct request_state *st = cls;
     (void)kind;
-    if (st->rq.n_query == QUERY_MAX) {
+    if (st->rq.n_query == ADMIT_QUERY_MAX) {
         st->too_many_params = true;
         return MHD_NO;
     }
@@ -368,35 +368,12 @@ static enum ns_err head_size_error(const struct request_state *st, struct MHD_Co
 /* Checks the path and query text; records a 400 in st->early when they are malformed. */
 static void check_text(struct request_state *st)
 {
-    struct req *rq = &st->rq;
     struct field_errors fe;
-    field_errors_init(&fe, rq->arena);
-    if (!text_is_clean_utf8(rq->path))
-        field_errors_add(&fe, "path", "must be valid UTF-8 without control characters");
-    if (st->too_many_params)
-        field_errors_add(&fe, "query", "has more than %d parameters", QUERY_MAX);
-    for (size_t i = 0; i < rq->n_query; i++) {
-        /* name the parameter whose value is bad; a bad name itself cannot be echoed */
-        if (!text_is_clean_utf8(rq->query[i].key))
-            field_errors_add(&fe, "query", "parameter names must be valid UTF-8 without control "
-                                           "characters");
-        else if (rq->query[i].value && !text_is_clean_utf8(rq->query[i].value))
-            field_errors_add(&fe, rq->query[i].key,
-                             "must be valid UTF-8 without control characters");
-    }
-    if (fe.count) {
+    field_errors_init(&fe, st->rq.arena);
+    if (admit_text_refused(&st->rq, st->too_many_params, &fe)) {
         st->early = NS_ERR_BAD_PARAM;
         st->early_errors = fe;
     }
-}
-
-/* True when the Content-Type header names the media type (parameters such as charset allowed). */
-static bool media_type_is(const char *header, const char *type)
-{
-    size_t n = strlen(type);
-    if (!header || strncasecmp(header, type, n) != 0)
-        return false;
-    return header[n] == '\0' || header[n] == ';' || header[n] == ' ';
 }
 
 /*
@@ -440,23 +417,12 @@ static bool decide_head(struct request_state *st, struct MHD_Connection *conn)
         st->early = NS_ERR_UNAVAILABLE;
         return false;
     }
-    const struct route *route = st->route;
-    st->early = api_authorize(rq, auth, route->auth);
-    if (st->early)
-        return has_body; /* never read a body for a caller refused already: answer and close */
-    if (route->body == BODY_NONE)
-        return false;
     const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-    bool ndjson = route->body == BODY_NDJSON;
-    if (!media_type_is(type, ndjson ? "application/x-ndjson" : "application/json")) {
-        st->early = NS_ERR_MEDIA_TYPE;
-        return has_body;
-    }
-    if (!ndjson && length && strtoull(length, NULL, 10) > st->srv->cfg.body_max) {
-        st->early = NS_ERR_TOO_LARGE;
+    st->early = admit_route(rq, st->route, auth, type, length, st->srv->cfg.body_max);
+    if (st->early == NS_ERR_TOO_LARGE)
         return true;
-    }
-    return false;
+    /* never read a body for a caller refused already: answer and close */
+    return st->early ? has_body : false;
 }
 
 /* Takes a chunk of body: streamed to the route, buffered, or dropped when refused already. */

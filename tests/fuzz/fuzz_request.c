@@ -30,15 +30,16 @@
 #include <time.h>
 
 #include "core/text.h"
+#include "http/admit.h"
 #include "http/encoding.h"
 #include "http/router.h"
 #include "core/oom.h"
 
-enum { QUERY_MAX = 64, BODY_MAX = 1024 * 1024 };
+enum { BODY_MAX = 1024 * 1024 };
 
 struct fuzz_request {
     struct req rq;
-    struct param query[QUERY_MAX];
+    struct param query[ADMIT_QUERY_MAX];
     bool too_many;
     const char *authorization, *content_type, *accept_encoding;
     const char *body;
@@ -62,7 +63,7 @@ static bool read_request(struct arena *a, const uint8_t *data, size_t size,
     fr->rq.method = line;
     fr->rq.path = target;
     fr->rq.query = fr->query;
-    fr->rq.n_query = qs ? fuzz_query_parse(a, qs, fr->query, QUERY_MAX, &fr->too_many) : 0;
+    fr->rq.n_query = qs ? fuzz_query_parse(a, qs, fr->query, ADMIT_QUERY_MAX, &fr->too_many) : 0;
     while (size) {
         char *h = fuzz_take(a, &data, &size, '\n');
         char *colon = strchr(h, ':');
@@ -84,39 +85,13 @@ static bool read_request(struct arena *a, const uint8_t *data, size_t size,
     return true;
 }
 
-/* server.c's check_text: malformed path or query text is a 400 before routing. */
-static bool text_refused(struct fuzz_request *fr, struct field_errors *fe)
-{
-    const struct req *rq = &fr->rq;
-    if (!text_is_clean_utf8(rq->path))
-        field_errors_add(fe, "path", "must be valid UTF-8 without control characters");
-    if (fr->too_many)
-        field_errors_add(fe, "query", "has more than %d parameters", QUERY_MAX);
-    for (size_t i = 0; i < rq->n_query; i++)
-        if (!text_is_clean_utf8(rq->query[i].key) ||
-            (rq->query[i].value && !text_is_clean_utf8(rq->query[i].value)))
-            field_errors_add(fe, "query", "must be valid UTF-8 without control characters");
-    return fe->count > 0;
-}
-
-/* server.c's media_type_is. */
-static bool media_type(const char *header, const char *type)
-{
-    size_t n = strlen(type);
-    return header && strncasecmp(header, type, n) == 0 &&
-           (header[n] == '\0' || header[n] == ';' || header[n] == ' ');
-}
-
-/* What server.c decides from the head: a problem to answer instead of the handler, or 0. */
+/* What server.c decides from the head (http/admit.c): the problem to answer instead, or 0. */
 static enum ns_err decide(struct fuzz_request *fr, const struct route *route)
 {
-    enum ns_err err = api_authorize(&fr->rq, fr->authorization, route->auth);
-    if (err || route->body == BODY_NONE)
-        return err;
-    bool ndjson = route->body == BODY_NDJSON;
-    if (!media_type(fr->content_type, ndjson ? "application/x-ndjson" : "application/json"))
-        return NS_ERR_MEDIA_TYPE;
-    return !ndjson && fr->body_len > BODY_MAX ? NS_ERR_TOO_LARGE : NS_OK;
+    char length[24];
+    snprintf(length, sizeof(length), "%zu", fr->body_len);
+    return admit_route(&fr->rq, route, fr->authorization, fr->content_type,
+                       route->body == BODY_NONE ? NULL : length, BODY_MAX);
 }
 
 /* Runs the route's handler the way server.c's dispatch and take_body do. */
@@ -153,7 +128,7 @@ static const struct route *answer(struct fuzz_request *fr, struct resp *rs)
     const struct route *route = NULL;
     char allow[128];
     field_errors_init(&fe, rq->arena);
-    if (text_refused(fr, &fe)) {
+    if (admit_text_refused(&fr->rq, fr->too_many, &fe)) {
         rq->n_query = 0;
         resp_problem(rq, rs, NS_ERR_BAD_PARAM, "the request has malformed text", &fe);
         return NULL;

@@ -332,7 +332,8 @@ static void answer_clean(const struct resp *rs, int ok)
         return;
     if (rs->status != 503)
         fail_msg("allocation %ld failing%s: expected %d or a 503 problem, got %d: %.400s", trying,
-                 trying_onwards ? " (and on)" : "", ok, rs->status, rs->body ? rs->body : "(no body)");
+                 trying_onwards ? " (and on)" : "", ok, rs->status,
+                 rs->body ? rs->body : "(no body)");
     if (!header_of(rs, "Retry-After"))
         fail_msg("allocation %ld failing%s: a 503 without Retry-After", trying,
                  trying_onwards ? " (and on)" : "");
