@@ -111,9 +111,50 @@ def write_attempts(ctx, port, key, acked, tag):
     return attempts, [(doc["external_id"], word), (line["external_id"], w2)]
 
 
-def writes_refused(t, ctx, port, key, acked, what):
-    """POST, PATCH, DELETE and a streamed import during the fault: each a clean 503."""
+def make_reader(t, ctx, port):
+    """A reader account made while the database is writable: {email, password, token, name}."""
+    n = ctx.rng.randrange(10**9)
+    rd = {"email": f"fault.reader.{n}@faults.example", "password": f"pw-fault-reader-{n}", "name": "Fault Reader"}
+    r = fl.call(port, "POST", "/v1/users", {"email": rd["email"], "password": rd["password"], "name": rd["name"]})
+    t.require(r.status == 201, f"sign-up before the fault: {r}")
+    rd["token"] = (r.json() or {}).get("token")
+    return rd
+
+
+def reader_attempts(ctx, port, rd, acked):
+    """A reader's writes: sign-up, sign-in (a session row), a bookmark, a profile change."""
+    n = ctx.rng.randrange(10**9)
+    aid = next(iter(acked.values()))[0]
+    newcomer = {"email": f"fault.newcomer.{n}@faults.example", "password": f"pw-newcomer-{n}", "name": "New"}
+    rd.setdefault("refused_emails", []).append(newcomer["email"])
+    return [
+        ("POST /v1/users", lambda: fl.call(port, "POST", "/v1/users", newcomer)),
+        ("POST /v1/sessions", lambda: fl.call(port, "POST", "/v1/sessions",
+                                              {"email": rd["email"], "password": rd["password"]})),
+        (f"PUT /v1/me/bookmarks/{aid}", lambda: fl.call(port, "PUT", f"/v1/me/bookmarks/{aid}", key=rd["token"])),
+        ("PATCH /v1/me", lambda: fl.call(port, "PATCH", "/v1/me", {"name": "Never Stored"}, key=rd["token"])),
+    ]
+
+
+def reader_untouched(t, port, rd, what):
+    """After the fault: the reader's refused writes left nothing, and the account works."""
+    me = fl.call(port, "GET", "/v1/me", key=rd["token"])
+    t.require(me.status == 200, f"{what}: the reader's token after the fault: {me}")
+    t.eq((me.json() or {}).get("name"), rd["name"], f"{what}: the reader's name (the refused PATCH)")
+    marks = fl.call(port, "GET", "/v1/me/bookmarks", key=rd["token"])
+    t.eq((marks.json() or {}).get("data"), [], f"{what}: the reader's bookmarks (the refused PUT)")
+    for email in rd.get("refused_emails", []):
+        r = fl.call(port, "POST", "/v1/sessions", {"email": email, "password": "pw-anything-1"})
+        t.eq(r.status, 401, f"{what}: signing in as {email}, whose sign-up was refused")
+
+
+def writes_refused(t, ctx, port, key, acked, what, reader=None):
+    """POST, PATCH, DELETE and a streamed import during the fault, and a reader's writes when
+    a reader is given (read-only faults only: on a full disk a small write may still fit in
+    the file's free pages, and succeed): each a clean 503."""
     attempts, refused = write_attempts(ctx, port, key, acked, str(ctx.n))
+    if reader:
+        attempts += reader_attempts(ctx, port, reader, acked)
     for label, thunk in attempts:
         require_503(t, thunk(), f"{what}: {label}")
     ctx.figures["writes refused with 503"] += len(attempts)
@@ -370,6 +411,7 @@ def read_only_test(name, make):
             for _ in range(3):
                 r, _, _ = post_acked(t, ctx, srv.port, key, acked)
                 t.require(r.status == 201, f"POST before the fault: {r}")
+            reader = make_reader(t, ctx, srv.port)
         finally:
             stop_clean(t, srv, f"{name}: before the fault")
         ctx.bin_override = None
@@ -386,7 +428,7 @@ def read_only_test(name, make):
             t.require(probe.status == 503, f"the file is not read-only to the server ({name}): POST got {probe}")
             refused.append(("probe-" + name, "qqqqqqqqqqqq"))
             reads_work(t, srv.port, acked, f"{name}: read-only")
-            refused += writes_refused(t, ctx, srv.port, key, acked, f"{name}: read-only")
+            refused += writes_refused(t, ctx, srv.port, key, acked, f"{name}: read-only", reader)
             t.check(srv.alive(), f"{name}: the server died during the fault")
             clear()
             cleared = True
@@ -407,6 +449,7 @@ def read_only_test(name, make):
             t.check(r.status == 200, f"{name}: PATCH after the fault: {r}")
             acked_doc = [v for v in acked.values() if v[0] == aid][0][1]
             acked_doc["standfirst"] = "Patched after the fault."
+            reader_untouched(t, srv.port, reader, f"{name}: after the fault")
             ctx.figures["faults recovered"] += 1
             reads_work(t, srv.port, acked, f"{name}: after the fault")
         finally:
