@@ -2379,7 +2379,14 @@ long as they trickled (bodies and answers must now move at 1 KiB/s after
 proxy in front, as libmicrohttpd 0.9.75 (Debian 12) does it before newsstand
 sees the request: a NUL byte cuts a header name, value or request target short,
 a header line with an empty name is dropped, and the head of its own 400 answers
-(a bad `Content-Length`, no `Host`) is written twice.
+(a bad `Content-Length`, no `Host`) is written twice (it sets the connection's
+state after its error answer is queued, so the head is built again; the
+`Content-Length` covers the copy, so a client reads one 400 whose body starts
+with the repeated head, then the close). Besides its own checks, every answer
+the suite gets is searched for secrets: passwords and tokens it was given,
+Argon2 hash strings, and, from the SQL sweeps on, the stored password, session
+and key hashes in the forms a query could return them; and for any reader's
+email shown to someone other than that reader or an admin key.
 """
 
 
