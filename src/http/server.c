@@ -1066,6 +1066,7 @@ void http_stop(struct http_server *srv, unsigned timeout_ms)
     for (unsigned waited = 0; atomic_load(&srv->in_flight) > 0 && waited < timeout_ms;
          waited += 10)
         nanosleep(&tick, NULL);
-    MHD_stop_daemon(srv->daemon);
+    MHD_stop_daemon(srv->daemon); /* joins the workers: their connections are closed */
+    store_settle(srv->cfg.db_path);
     server_free(srv);
 }

@@ -169,6 +169,15 @@ void store_close(struct store *st)
     free(st);
 }
 
+void store_settle(const char *path)
+{
+    sqlite3 *db = NULL;
+    /* a read opens the WAL, so closing the last connection checkpoints and removes it */
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    sqlite3_close(db);
+}
+
 /*
  * Opens a new connection to st's file in place of st's own; st keeps its
  * address. With writable, refuses (NS_ERR_READ_ONLY) a connection that

@@ -33,6 +33,14 @@ void store_global_init(void);
 enum ns_err store_open(const char *path, struct store **out);
 /* Closes the connection and every cached statement. NULL is ignored. */
 void store_close(struct store *st);
+/*
+ * Once every other connection of the process is closed: opens one more and
+ * closes it, so the last close checkpoints the WAL and removes the -wal and
+ * -shm files. Connections closed by exiting threads at once may each find
+ * the others still open and leave them behind, and a -wal or -shm left by
+ * one user can keep another user's server from writing.
+ */
+void store_settle(const char *path);
 
 /* The last SQLite error message of this connection, for logs only. */
 const char *store_errmsg(const struct store *st);

@@ -10,6 +10,7 @@ Python 3 standard library only; every loop is bounded in count and time.
 """
 
 import argparse
+import concurrent.futures
 import http.client
 import json
 import os
@@ -516,6 +517,41 @@ def test_sigterm_drains_without_cutting_responses(env):
 @test
 def test_sigint_stops_gracefully(env):
     graceful_stop(env, signal.SIGINT)
+
+
+@test
+def test_clean_stop_leaves_no_wal_or_shm(env):
+    """Every worker's connection closes at a clean stop, and the last close checkpoints and removes
+    the -wal and -shm files. Closed by exiting threads all at once, each connection could find the
+    others still open and keep them; a -wal or -shm left by one user stops another user's server
+    from writing. Several stops, each after reads that open every worker's connection."""
+    db = env.db()
+    r = env.run("migrate", "--db", db)
+    check(r.returncode == 0, f"migrate: {r.stderr}")
+    for n in range(12):
+        s = Server(env, db, args=("--threads", "4"))
+        check(s.wait_ready(), f"stop {n}: the server did not start")
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda i: get(s.port, f"/v1/articles?limit={1 + i % 5}")[0], range(32)))
+            made = list(pool.map(lambda i: sign_up(s.port, f"settle-{n}-{i}@example.org"), range(4)))
+        check(statuses == [200] * 32, f"stop {n}: reads {sorted(set(statuses))}")
+        check(made == [201] * 4, f"stop {n}: sign-ups {made}")
+        code, err = s.stop()
+        check(code == 0, f"stop {n}: exit status {code}: {err[-500:]}")
+        left = [suffix for suffix in ("-wal", "-shm") if os.path.exists(db + suffix)]
+        check(not left, f"stop {n}: a clean stop left {left} behind")
+
+
+def sign_up(port, email):
+    body = json.dumps({"email": email, "password": "correct horse battery staple", "name": "Settle"})
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("POST", "/v1/users", body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
 
 
 def get(port, path):
