@@ -129,35 +129,29 @@ static void sign_in_refused(struct req *rq, struct resp *rs)
     resp_problem(rq, rs, NS_ERR_UNAUTHORIZED, "email or password is wrong", NULL);
 }
 
-void handle_session_post(struct req *rq, struct resp *rs)
+/*
+ * Counts a password check against email's failures before it is made (the
+ * success clears them), under the write lock, so parallel guesses cannot all
+ * slip in under the limit. Returns true when the check may go ahead; else it
+ * has answered: 429 with Retry-After once SIGN_IN_FAILURES_MAX failed in
+ * SIGN_IN_WINDOW, or the store's problem. Sign-in and the password a
+ * PATCH /v1/me must give share the count.
+ */
+static bool password_attempt(struct req *rq, struct resp *rs, const char *email)
 {
-    struct field_errors fe;
-    struct account_write w;
-    struct user_row user;
     int failures = 0;
-    int64_t window_at = 0, expires = 0;
-    const char *token = NULL;
-    field_errors_init(&fe, rq->arena);
-    if (!query_none(rq, rs))
-        return;
-    enum ns_err err = account_parse(rq->arena, rq->body, rq->body_len, FORM_SIGN_IN, &w, &fe);
-    if (err) {
-        write_problem(rq, rs, err, &fe);
-        return;
-    }
+    int64_t window_at = 0;
     int64_t since = rq->now - SIGN_IN_WINDOW;
-    /* The attempt is counted as a failure before the (slow) password check, under the
-     * write lock: parallel guesses cannot all slip in under the limit. */
     if (!write_begin(rq, rs))
-        return;
-    err = store_sign_in_failures(rq->store, w.email, since, &failures, &window_at);
+        return false;
+    enum ns_err err = store_sign_in_failures(rq->store, email, since, &failures, &window_at);
     bool throttled = !err && failures >= SIGN_IN_FAILURES_MAX;
     if (!err && !throttled)
-        err = store_sign_in_failed(rq->store, w.email, rq->now, since);
+        err = store_sign_in_failed(rq->store, email, rq->now, since);
     err = write_end(rq, err);
     if (err) {
         resp_problem(rq, rs, err, NULL, NULL);
-        return;
+        return false;
     }
     if (throttled) {
         char *retry = arena_alloc(rq->arena, 24);
@@ -167,8 +161,29 @@ void handle_session_post(struct req *rq, struct resp *rs)
             snprintf(retry, 24, "%lld", (long long)(window_at + SIGN_IN_WINDOW - rq->now + 1));
             resp_header(rs, "Retry-After", retry);
         }
+        return false;
+    }
+    return true;
+}
+
+void handle_session_post(struct req *rq, struct resp *rs)
+{
+    struct field_errors fe;
+    struct account_write w;
+    struct user_row user;
+    int64_t expires = 0;
+    const char *token = NULL;
+    field_errors_init(&fe, rq->arena);
+    if (!query_none(rq, rs))
+        return;
+    enum ns_err err = account_parse(rq->arena, rq->body, rq->body_len, FORM_SIGN_IN, &w, &fe);
+    if (err) {
+        write_problem(rq, rs, err, &fe);
         return;
     }
+    /* counted as a failure before the (slow) password check; a success clears it */
+    if (!password_attempt(rq, rs, w.email))
+        return;
     enum ns_err found = store_user_by_email(rq->store, rq->arena, w.email, &user);
     if (found && found != NS_ERR_NOT_FOUND) {
         resp_problem(rq, rs, found, NULL, NULL);
@@ -231,6 +246,10 @@ void handle_me_patch(struct req *rq, struct resp *rs)
     enum ns_err err = account_parse(rq->arena, rq->body, rq->body_len, FORM_ACCOUNT_PATCH, &w, &fe);
     if (!err)
         err = store_user_get(rq->store, rq->arena, rq->reader->user_id, &user);
+    /* a changed email or password needs the current password: guessed no faster than at sign-in */
+    bool checked = !err && (w.email || w.password) && w.current_password;
+    if (checked && !password_attempt(rq, rs, user.email))
+        return;
     if (!err && (w.email || w.password) &&
         !(w.current_password && password_matches(user.password_hash, w.current_password))) {
         field_errors_add(&fe, "current_password", "is not this account's password");
@@ -245,6 +264,8 @@ void handle_me_patch(struct req *rq, struct resp *rs)
     if (!write_begin(rq, rs))
         return;
     err = store_user_update(rq->store, user.id, w.name, w.email, w.password ? hash : NULL);
+    if (!err && checked)
+        err = store_sign_in_clear(rq->store, user.email); /* the right password: the count restarts */
     if (err == NS_ERR_CONFLICT)
         field_errors_add(&fe, "email", "is registered to another account");
     /* a new password ends every other session: a thief's copy stops working */

@@ -1168,6 +1168,31 @@ def test_api2_broken_authentication_sign_in_is_throttled(t, ctx):
 
 
 @test()
+def test_api2_broken_authentication_current_password_guesses_are_throttled(t, ctx):
+    """A stolen session token must not buy unlimited guesses at the password (which would then
+    change the email or password): PATCH /v1/me's current_password counts as a sign-in attempt."""
+    r = ctx.signup("G", "throttle.g@security.example", "pw-G-correct-horse-1", "Gil")
+    t.require(r.status == 201, f"sign-up of G: {r.status}")
+    g = ctx.readers["G"]
+    r = ctx.call("PATCH", "/v1/me", {"email": "g.new@security.example", "current_password": g.password},
+                 token="G")
+    t.eq(r.status, 200, "the right current password changes the email (and restarts the count)")
+    g.email = "g.new@security.example"
+    for i in range(5):
+        r = ctx.call("PATCH", "/v1/me", {"password": "pw-G-stolen-new-1", "current_password": f"pw-G-guess-{i}"},
+                     token="G")
+        problem_ok(t, r, 422, f"wrong current password {i + 1}")
+    r = ctx.call("PATCH", "/v1/me", {"password": "pw-G-stolen-new-1", "current_password": g.password}, token="G")
+    problem_ok(t, r, 429, "the right current password after 5 wrong ones")
+    t.check((r.header("Retry-After") or "").isdigit(), f"429 without Retry-After: {r.header('Retry-After')!r}")
+    r, tok = ctx.signin(g.email, g.password, "G")
+    problem_ok(t, r, 429, "signing in to the same account meanwhile (one count)")
+    r = ctx.call("PATCH", "/v1/me", {"name": "Gil Renamed"}, token="G")
+    t.eq(r.status, 200, "a change that needs no password still works")
+    t.eq(ctx.get("/v1/me", token="G").json.get("email"), g.email, "the email after the guesses")
+
+
+@test()
 def test_api2_broken_authentication_sign_out_and_deletion_revoke_at_once(t, ctx):
     a = ctx.readers["A"]
     r, tok = ctx.signin(a.email, a.password, "A")
