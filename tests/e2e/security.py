@@ -2400,7 +2400,9 @@ identity) or a second `Host` line was accepted (now 400 and a close); a request
 body trickled a byte at a time held its connection for ever, so 1,030 of them
 from 10 addresses (under the per-address cap) kept every other client out for as
 long as they trickled (bodies and answers must now move at 1 KiB/s after
-`--idle-timeout`'s grace: the same crowd is cut at the timeout). Left to the
+`--idle-timeout`'s grace: the same crowd is cut at the timeout); with a stolen
+session token, PATCH /v1/me's `current_password` could be guessed without limit
+(now counted with the account's failed sign-ins: 429 after five). Left to the
 proxy in front, as libmicrohttpd 0.9.75 (Debian 12) does it before newsstand
 sees the request: a NUL byte cuts a header name, value or request target short,
 a header line with an empty name is dropped, and the head of its own 400 answers
