@@ -219,6 +219,18 @@ static void settle(struct call *c)
         resp_problem(&c->rq, &c->rs, NS_ERR_NOMEM, NULL, NULL);
 }
 
+/* A GET as server.c's dispatch runs it: in a read transaction, or a 503 when none can begin. */
+static void dispatch_read(struct call *c, handler_fn handler)
+{
+    if (store_begin_read(fx.st) == NS_OK) {
+        handler(&c->rq, &c->rs);
+        store_rollback(fx.st);
+    } else {
+        resp_problem(&c->rq, &c->rs, NS_ERR_UNAVAILABLE, NULL, NULL);
+    }
+    settle(c);
+}
+
 static const char *header_of(const struct resp *rs, const char *name)
 {
     for (size_t i = 0; i < rs->n_headers; i++)
@@ -442,13 +454,7 @@ static int read_search(long n)
     call_init(&c, "GET", "/v1/articles", NULL, NULL);
     c.query[0] = (struct param){"q", word};
     c.rq.n_query = 1;
-    if (store_begin_read(fx.st) == NS_OK) { /* as server.c's dispatch */
-        handle_articles_list(&c.rq, &c.rs);
-        store_rollback(fx.st);
-    } else {
-        resp_problem(&c.rq, &c.rs, NS_ERR_UNAVAILABLE, NULL, NULL);
-    }
-    settle(&c);
+    dispatch_read(&c, handle_articles_list);
     int status = c.rs.status;
     fail_at = 0;
     answer_clean(&c.rs, 200);
@@ -460,13 +466,7 @@ static int read_article(const char *id)
 {
     struct call c;
     call_init(&c, "GET", "/v1/articles/1", id, NULL);
-    if (store_begin_read(fx.st) == NS_OK) { /* as server.c's dispatch */
-        handle_article_get(&c.rq, &c.rs);
-        store_rollback(fx.st);
-    } else {
-        resp_problem(&c.rq, &c.rs, NS_ERR_UNAVAILABLE, NULL, NULL);
-    }
-    settle(&c);
+    dispatch_read(&c, handle_article_get);
     int status = c.rs.status;
     fail_at = 0;
     answer_clean(&c.rs, 200);
