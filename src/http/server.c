@@ -25,7 +25,6 @@
 
 #include "core/buf.h"
 #include "core/oom.h"
-#include "core/text.h"
 #include "domain/netaddr.h"
 #include "domain/timefmt.h"
 #include "http/admit.h"

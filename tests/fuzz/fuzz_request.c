@@ -29,7 +29,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/text.h"
 #include "http/admit.h"
 #include "http/encoding.h"
 #include "http/router.h"
@@ -191,6 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fr.rq.ctx = &w->ctx;
     fr.rq.now = (int64_t)time(NULL);
     fr.rq.authorized = false;
+    oom_mark(); /* a request begins, as in server.c */
     if (read_request(&a, data, size, &fr)) {
         struct resp rs = {.status = 500};
         fr.rq.authorized = fr.authorization != NULL;
